@@ -1,0 +1,43 @@
+# zoogate: developer entry points. `make run` and `make test` are the two commands
+# the README starts with; everything else is optional.
+GO        ?= go
+BIN       := bin/zoogate
+FUZZTIME  ?= 10s
+
+.PHONY: all build run run-cluster test test-unit test-fuzz test-clients test-long bench bench-quick clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/zoogate
+
+# A standalone server on 127.0.0.1:2181 with its data in ./data.
+run: build
+	$(BIN) serve --client-addr 127.0.0.1:2181 --data-dir ./data
+
+# The whole test suite: unit and integration tests, bounded fuzzing of every
+# decoder, and the real-client scripts (Kazoo, zkCli.sh).
+test: test-unit test-fuzz test-clients
+
+test-unit:
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 12m ./...
+
+test-fuzz:
+	./scripts/fuzz.sh $(FUZZTIME)
+
+test-clients: build
+	./scripts/test-clients.sh
+
+# Longer soaks and bigger simulations (not part of `make test`).
+test-long:
+	ZOOGATE_LONG=1 $(GO) test -count=1 -timeout 60m ./...
+
+bench: build
+	./scripts/bench.sh
+
+bench-quick: build
+	./scripts/bench.sh --quick
+
+clean:
+	rm -rf bin
