@@ -1,0 +1,45 @@
+// Command zoogate is the one zoogate binary: serve, config check, bench and
+// the storage tools.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+)
+
+const usage = `zoogate: a ZooKeeper-compatible coordination service
+
+Usage:
+  zoogate serve [--config FILE [--id N]] [--client-addr ADDR] [--data-dir DIR] [--log-level LEVEL]
+  zoogate config check FILE
+  zoogate bench [flags]            (zoogate bench -h for the flags)
+  zoogate version
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return cmdServe(args[1:], stdout, stderr)
+	case "config":
+		return cmdConfig(args[1:], stdout, stderr)
+	case "bench":
+		return cmdBench(args[1:], stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, serverVersion())
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "zoogate: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}

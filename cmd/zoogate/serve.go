@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/zoogate/zoogate/core/server"
+)
+
+func serverVersion() string {
+	return "zoogate " + server.Version + ", built on " + server.BuildDate
+}
+
+// cmdServe runs one server until SIGINT or SIGTERM.
+func cmdServe(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "topology file (TOML); see topology/CONFIG.md")
+	id := fs.Int("id", 0, "this server's node id in the topology file (optional when it has one node)")
+	clientAddr := fs.String("client-addr", "", "client address host:port (overrides the file; default 127.0.0.1:2181)")
+	dataDir := fs.String("data-dir", "", "data directory (overrides the file; default ./data)")
+	logLevel := fs.String("log-level", "", "trace, debug, info, warn or error (default info)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg := server.DefaultConfig()
+	level := "info"
+	if *configPath != "" {
+		c, lvl, err := loadServerConfig(*configPath, *id)
+		if err != nil {
+			fmt.Fprintf(stderr, "zoogate serve: %v\n", err)
+			return 1
+		}
+		cfg = c
+		if lvl != "" {
+			level = lvl
+		}
+	}
+	if *clientAddr != "" {
+		cfg.ClientAddr = *clientAddr
+	}
+	if *dataDir != "" {
+		cfg.DataDir = *dataDir
+	}
+	if *logLevel != "" {
+		level = *logLevel
+	}
+	log := hclog.New(&hclog.LoggerOptions{Name: "zoogate", Level: hclog.LevelFromString(level), Output: stderr})
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		fmt.Fprintf(stderr, "zoogate serve: data dir: %v\n", err)
+		return 1
+	}
+	srv, err := server.New(cfg, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "zoogate serve: %v\n", err)
+		return 1
+	}
+	if err := srv.Start(); err != nil {
+		fmt.Fprintf(stderr, "zoogate serve: %v\n", err)
+		return 1
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	got := <-sig
+	log.Info("shutting down", "signal", got.String())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		log.Warn("shutdown did not finish in time", "error", err)
+	}
+	return 0
+}

@@ -1,0 +1,249 @@
+package server
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/zoogate/zoogate/core/jute"
+	"github.com/zoogate/zoogate/core/prep"
+	"github.com/zoogate/zoogate/core/proto"
+	"github.com/zoogate/zoogate/core/tree"
+	"github.com/zoogate/zoogate/core/txn"
+)
+
+// pendingWrite is a write (or sync) on its way through the sequencer, the
+// committer and the apply step. done is closed once reply is set.
+type pendingWrite struct {
+	req   *prep.Request // nil for sync
+	conn  *conn         // nil for internal writes (expiry, reaper)
+	xid   int32
+	path  string // sync's path, echoed in its reply
+	txn   *txn.Txn
+	raw   []byte // txn.Encode(txn), what gets logged and replicated
+	zxid  int64
+	reply []byte
+	err   error
+	done  chan struct{}
+}
+
+// Committer makes prepared transactions durable and ordered. It must call
+// apply exactly once per Commit, in the order of the Commit calls, and only
+// once the transaction may be acknowledged (durable, or committed by a
+// quorum). A Commit with w.txn == nil is a barrier (sync): apply it after
+// everything committed before it.
+type Committer interface {
+	Commit(w *pendingWrite)
+}
+
+// memCommitter applies at once: state lives in memory only.
+type memCommitter struct{ apply func(*pendingWrite) }
+
+func (m *memCommitter) Commit(w *pendingWrite) { m.apply(w) }
+
+// submit hands a write to the sequencer, blocking while the global
+// outstanding limit is reached; false if the server or connection closed.
+func (s *Server) submit(w *pendingWrite, connClosed <-chan struct{}) bool {
+	select {
+	case s.writes <- w:
+		return true
+	case <-s.closing:
+		return false
+	case <-connClosed:
+		return false
+	}
+}
+
+// newWrite decodes a client write request.
+func (s *Server) newWrite(c *conn, it *item) (*pendingWrite, error) {
+	w := &pendingWrite{conn: c, xid: it.hdr.Xid, done: make(chan struct{})}
+	d := jute.NewDecoder(it.body, s.cfg.MaxPacketSize)
+	req := &prep.Request{SessionID: c.session.Load(), Cxid: it.hdr.Xid, Type: it.hdr.Type, Auth: it.auth}
+	switch it.hdr.Type {
+	case proto.OpCreate, proto.OpCreate2, proto.OpCreateContainer:
+		req.Create = proto.DecodeCreate(d, false)
+	case proto.OpCreateTTL:
+		req.Create = proto.DecodeCreate(d, true)
+	case proto.OpDelete, proto.OpDeleteContainer:
+		req.Path = proto.DecodePathVersion(d)
+	case proto.OpSetData:
+		req.SetData = proto.DecodeSetData(d)
+	case proto.OpSetACL:
+		req.SetACL = proto.DecodeSetACL(d)
+	case proto.OpMulti:
+		ops, err := proto.DecodeMulti(d)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", proto.ErrMarshalling, err)
+		}
+		for _, op := range ops {
+			if op.Read != nil {
+				return nil, fmt.Errorf("%w: read op in multi", proto.ErrMarshalling)
+			}
+		}
+		req.Multi = ops
+	case proto.OpSync:
+		w.path = d.String("SyncRequest.path")
+		req = nil
+	case proto.OpReconfig:
+		proto.DecodeReconfig(d)
+	case proto.OpCloseSession:
+		s.sessions.markClosing(req.SessionID)
+	}
+	if err := d.Err(); err != nil {
+		return nil, fmt.Errorf("%w: %w", proto.ErrMarshalling, err)
+	}
+	w.req = req
+	return w, nil
+}
+
+// internalWrite makes a write the server issues itself.
+func (s *Server) internalWrite(req *prep.Request) *pendingWrite {
+	return &pendingWrite{req: req, done: make(chan struct{})}
+}
+
+// createSession logs a createSession transaction and waits for it.
+func (s *Server) createSession(c *conn, timeout time.Duration) (int64, error) {
+	sid := s.sessions.newID()
+	s.sessions.add(sid, timeout, time.Now())
+	s.sessions.setConn(sid, c)
+	w := s.internalWrite(&prep.Request{SessionID: sid, Type: proto.OpCreateSession, Timeout: int32(timeout.Milliseconds())})
+	if !s.submit(w, c.closed) {
+		s.sessions.remove(sid)
+		return 0, fmt.Errorf("server closing")
+	}
+	select {
+	case <-w.done:
+	case <-s.closing:
+		return 0, fmt.Errorf("server closing")
+	}
+	if w.err != nil {
+		s.sessions.remove(sid)
+		return 0, w.err
+	}
+	return sid, nil
+}
+
+// sequencer is the single goroutine that gives writes their zxids, in
+// arrival order, through the prep step, and hands them to the committer.
+func (s *Server) sequencer() {
+	defer s.wg.Done()
+	for {
+		var w *pendingWrite
+		select {
+		case w = <-s.writes:
+		case <-s.closing:
+			return
+		}
+		if w.req == nil {
+			s.committer.Commit(w)
+			continue
+		}
+		s.mu.RLock()
+		s.nextZxid++
+		x, err := s.prep.Prepare(w.req, s.nextZxid, time.Now().UnixMilli())
+		s.mu.RUnlock()
+		w.txn, w.err, w.zxid = x, err, x.Zxid
+		w.raw = txn.Encode(x)
+		s.committer.Commit(w)
+	}
+}
+
+// apply applies a committed transaction to the tree, fires watches and
+// builds the reply, all under the tree lock: a watch event is queued before
+// any reply that reflects the change, to every connection.
+func (s *Server) apply(w *pendingWrite) {
+	if w.txn == nil { // sync barrier
+		w.reply = encodeFrame(proto.ReplyHeader{Xid: w.xid, Zxid: s.LastZxid()}, func(e *jute.Encoder) { e.String(w.path) })
+		close(w.done)
+		return
+	}
+	x := w.txn
+	s.mu.Lock()
+	res, err := s.tree.Apply(x)
+	if err != nil {
+		s.log.Error("transaction did not apply cleanly", "zxid", hexZxid(x.Zxid), "type", x.Type, "error", err)
+	}
+	s.lastZxid.Store(x.Zxid)
+	s.prep.Applied(x.Zxid)
+	s.fireWatches(res.Events, x.Zxid)
+	if w.conn != nil {
+		w.reply = s.writeReply(w, res)
+	}
+	s.mu.Unlock()
+	switch b := x.Body.(type) {
+	case *txn.CloseSession:
+		_ = b
+		s.sessions.remove(x.SessionID)
+	}
+	close(w.done)
+}
+
+// fireWatches queues a notification for every connection a trigger fires,
+// if that connection may read the node (ZOOKEEPER-4799).
+func (s *Server) fireWatches(events []tree.Event, zxid int64) {
+	for _, ev := range events {
+		ids := s.watches.Trigger(ev.Type, ev.Path)
+		if len(ids) == 0 {
+			continue
+		}
+		frame := encodeFrame(proto.ReplyHeader{Xid: proto.XidNotification, Zxid: zxid}, func(e *jute.Encoder) {
+			(&proto.WatcherEvent{Type: ev.Type, State: proto.StateSyncConnected, Path: ev.Path}).Encode(e)
+		})
+		for _, id := range ids {
+			c := s.conn(id)
+			if c == nil {
+				continue
+			}
+			if !s.cfg.SkipACL && !aclAllows(ev.ACL, proto.PermRead, c.identities()) {
+				continue
+			}
+			c.send(frame)
+		}
+	}
+}
+
+// writeReply builds the client's reply from the applied transaction.
+func (s *Server) writeReply(w *pendingWrite, res tree.Result) []byte {
+	x := w.txn
+	h := proto.ReplyHeader{Xid: w.xid, Zxid: x.Zxid}
+	if w.err != nil && x.Type != proto.OpMulti {
+		h.Err = proto.CodeOf(w.err)
+		return encodeFrame(h, nil)
+	}
+	stat := func(i int) *proto.Stat {
+		if i < len(res.Stats) {
+			return &res.Stats[i]
+		}
+		return &proto.Stat{}
+	}
+	switch b := x.Body.(type) {
+	case *txn.Create:
+		return encodeFrame(h, func(e *jute.Encoder) {
+			e.String(b.Path)
+			if w.req.Type != proto.OpCreate {
+				stat(0).Encode(e)
+			}
+		})
+	case *txn.SetData, *txn.SetACL:
+		return encodeFrame(h, func(e *jute.Encoder) { stat(0).Encode(e) })
+	case *txn.Multi:
+		results := make([]proto.MultiResult, len(b.Ops))
+		for i, op := range b.Ops {
+			r := proto.MultiResult{Type: w.req.Multi[i].Type}
+			switch ob := op.Body.(type) {
+			case *txn.Error:
+				r.Type, r.Err = proto.OpError, ob.Code
+			case *txn.Create:
+				r.Path = ob.Path
+				if r.Type != proto.OpCreate {
+					r.Type = proto.OpCreate2
+					r.Stat = stat(i)
+				}
+			case *txn.SetData:
+				r.Stat = stat(i)
+			}
+			results[i] = r
+		}
+		return encodeFrame(h, func(e *jute.Encoder) { proto.EncodeMultiResponse(e, results) })
+	}
+	return encodeFrame(h, nil)
+}

@@ -1,0 +1,256 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/zoogate/zoogate/core/acl"
+	"github.com/zoogate/zoogate/core/prep"
+	"github.com/zoogate/zoogate/core/proto"
+	"github.com/zoogate/zoogate/core/tree"
+	"github.com/zoogate/zoogate/core/watch"
+)
+
+// Version is what srvr, envi and mntr report. go-zookeeper's FLW parser
+// wants an MM/dd/yyyy build date, so the format follows ZooKeeper 3.6.
+const (
+	Version   = "3.9.2-zoogate"
+	BuildDate = "11/22/2026 00:00 GMT"
+)
+
+// Server is a standalone zoogate server.
+type Server struct {
+	cfg     Config
+	log     hclog.Logger
+	started time.Time
+
+	// mu guards the tree. Reads and prep hold it shared; apply holds it
+	// exclusively, so a read never sees half a transaction and watch
+	// registration never races with the trigger that should fire it.
+	mu      sync.RWMutex
+	tree    *tree.Tree
+	prep    *prep.Prep
+	watches *watch.Manager
+
+	sessions  *sessionTracker
+	committer Committer
+	writes    chan *pendingWrite
+	lastZxid  atomic.Int64 // last applied
+	nextZxid  int64        // sequencer only
+
+	connMu   sync.Mutex
+	conns    map[watch.ID]*conn
+	perIP    map[string]int
+	nextConn watch.ID
+
+	ln      net.Listener
+	stats   serverStats
+	closing chan struct{}
+	once    sync.Once
+	wg      sync.WaitGroup
+}
+
+// New builds a server from a validated config. Nothing listens until Start.
+func New(cfg Config, log hclog.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	s := &Server{
+		cfg:     cfg,
+		log:     log.Named("server"),
+		tree:    tree.New(),
+		watches: watch.New(),
+		conns:   make(map[watch.ID]*conn),
+		perIP:   make(map[string]int),
+		writes:  make(chan *pendingWrite, cfg.GlobalOutstandingLimit),
+		closing: make(chan struct{}),
+	}
+	s.prep = prep.New(prep.Config{TTLEnabled: cfg.TTLNodes, SkipACL: cfg.SkipACL}, s.tree)
+	s.sessions = newSessionTracker(cfg.ServerID, cfg.Tick, time.Now(), cfg.SessionSecret)
+	s.committer = &memCommitter{apply: s.apply}
+	return s, nil
+}
+
+// Start listens on the client address and starts serving.
+func (s *Server) Start() error {
+	ln, err := net.Listen("tcp", s.cfg.ClientAddr)
+	if err != nil {
+		return fmt.Errorf("listen on client address %s: %w", s.cfg.ClientAddr, err)
+	}
+	s.ln = ln
+	s.started = time.Now()
+	s.log.Info("serving clients", "addr", ln.Addr().String(), "mode", "standalone")
+	s.wg.Add(4)
+	go s.acceptLoop()
+	go s.sequencer()
+	go s.expiryLoop()
+	go s.reaperLoop()
+	return nil
+}
+
+// Addr returns the listening address (useful with port 0).
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// LastZxid returns the zxid of the last applied transaction.
+func (s *Server) LastZxid() int64 { return s.lastZxid.Load() }
+
+// Close stops accepting, closes every connection and waits for the
+// server's goroutines.
+func (s *Server) Close() error {
+	s.once.Do(func() {
+		close(s.closing)
+		if s.ln != nil {
+			s.ln.Close()
+		}
+		s.connMu.Lock()
+		for _, c := range s.conns {
+			c.close()
+		}
+		s.connMu.Unlock()
+	})
+	s.wg.Wait()
+	return nil
+}
+
+// Shutdown is Close with a deadline for the goroutines to finish.
+func (s *Server) Shutdown(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { s.Close(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *Server) handshakeTimeout() time.Duration {
+	_, max := s.cfg.SessionTimeouts()
+	return max
+}
+
+func (s *Server) acceptLoop() {
+	defer s.wg.Done()
+	var backoff time.Duration
+	for {
+		nc, err := s.ln.Accept()
+		if err != nil {
+			select {
+			case <-s.closing:
+				return
+			default:
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, errTooManyFiles) {
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				s.log.Warn("accept failed; backing off", "error", err, "backoff", backoff)
+				select {
+				case <-time.After(backoff):
+				case <-s.closing:
+					return
+				}
+				continue
+			}
+			s.log.Error("accept failed", "error", err)
+			return
+		}
+		backoff = 0
+		s.newConn(nc)
+	}
+}
+
+var errTooManyFiles = errors.New("too many open files")
+
+func (s *Server) newConn(nc net.Conn) {
+	remote := nc.RemoteAddr().String()
+	ip, _, _ := net.SplitHostPort(remote)
+	s.connMu.Lock()
+	if s.cfg.MaxClientCnxns > 0 && s.perIP[ip] >= s.cfg.MaxClientCnxns {
+		s.connMu.Unlock()
+		s.log.Warn("too many connections from one address; closing new one", "ip", ip, "limit", s.cfg.MaxClientCnxns)
+		nc.Close()
+		return
+	}
+	s.perIP[ip]++
+	s.nextConn++
+	limit := s.cfg.MaxOutboundBytes
+	if limit <= 0 {
+		limit = 64 << 20
+	}
+	c := &conn{
+		s: s, nc: nc, id: s.nextConn, remote: remote, ip: ip,
+		log:    s.log.With("client", remote),
+		items:  make(chan *item, 1024),
+		out:    newOutQueue(limit),
+		closed: make(chan struct{}),
+	}
+	ids := []proto.ID{{Scheme: "ip", ID: ip}}
+	c.auth.Store(&ids)
+	s.conns[c.id] = c
+	s.connMu.Unlock()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		c.serve()
+	}()
+}
+
+// connDone runs when a connection's reader stops.
+func (s *Server) connDone(c *conn) {
+	c.close()
+	s.watches.RemoveConn(c.id)
+	if sid := c.session.Load(); sid != 0 {
+		s.sessions.clearConn(sid, c)
+	}
+	s.connMu.Lock()
+	delete(s.conns, c.id)
+	if s.perIP[c.ip]--; s.perIP[c.ip] <= 0 {
+		delete(s.perIP, c.ip)
+	}
+	s.connMu.Unlock()
+}
+
+func (s *Server) conn(id watch.ID) *conn {
+	s.connMu.Lock()
+	defer s.connMu.Unlock()
+	return s.conns[id]
+}
+
+func (s *Server) authenticate(a *proto.AuthPacket) ([]proto.ID, error) {
+	return acl.Authenticate(a.Scheme, a.Auth, s.cfg.SuperDigest)
+}
+
+// expiryLoop expires sessions once per tick: each becomes a closeSession
+// transaction, so its ephemerals vanish, and its connection is closed.
+func (s *Server) expiryLoop() {
+	defer s.wg.Done()
+	t := time.NewTicker(s.cfg.Tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.closing:
+			return
+		case now := <-t.C:
+			for _, sess := range s.sessions.expired(now) {
+				s.log.Info("session expired", "session", hexZxid(sess.id), "timeout", sess.timeout)
+				if sess.conn != nil {
+					sess.conn.close()
+				}
+				w := s.internalWrite(&prep.Request{SessionID: sess.id, Type: proto.OpCloseSession})
+				if !s.submit(w, nil) {
+					return
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,211 @@
+package server
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"sync"
+	"time"
+
+	"github.com/zoogate/zoogate/core/proto"
+)
+
+// session is a live client session as the server tracks it for expiry.
+type session struct {
+	id       int64
+	timeout  time.Duration
+	expireAt int64 // ms, rounded up to a tick boundary
+	conn     *conn // current connection, nil while disconnected
+	closing  bool  // a closeSession is on its way; no new work is accepted
+}
+
+// sessionTracker expires sessions in tick-sized buckets, like ZooKeeper's
+// ExpiryQueue: a session's deadline is rounded up to the next tick, so one
+// pass per tick expires whole buckets.
+type sessionTracker struct {
+	mu      sync.Mutex
+	tick    int64 // ms
+	byID    map[int64]*session
+	buckets map[int64]map[int64]*session
+	nextID  int64
+	secret  []byte
+}
+
+func newSessionTracker(serverID int64, tick time.Duration, now time.Time, secret string) *sessionTracker {
+	if secret == "" {
+		secret = "zoogate-default-session-secret"
+	}
+	t := &sessionTracker{
+		tick:    tick.Milliseconds(),
+		byID:    make(map[int64]*session),
+		buckets: make(map[int64]map[int64]*session),
+		secret:  []byte(secret),
+	}
+	// ZooKeeper's scheme: server id in the top byte, then the start time.
+	t.nextID = serverID<<56 | int64(uint64(now.UnixMilli())<<24>>8)
+	return t
+}
+
+// newID returns a fresh session id.
+func (t *sessionTracker) newID() int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	id := t.nextID
+	t.nextID++
+	return id
+}
+
+// password derives a session's 16-byte password from its id, so that any
+// server that knows the secret can check a reconnecting client.
+func (t *sessionTracker) password(id int64) []byte {
+	m := hmac.New(sha256.New, t.secret)
+	var b [8]byte
+	for i := range b {
+		b[i] = byte(id >> (56 - 8*i))
+	}
+	m.Write(b[:])
+	return m.Sum(nil)[:proto.PasswordLen]
+}
+
+func (t *sessionTracker) roundUp(ms int64) int64 {
+	return (ms/t.tick + 1) * t.tick
+}
+
+// add registers (or re-registers) a session and schedules its expiry.
+func (t *sessionTracker) add(id int64, timeout time.Duration, now time.Time) *session {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := t.byID[id]
+	if s == nil {
+		s = &session{id: id}
+		t.byID[id] = s
+	}
+	s.timeout = timeout
+	t.scheduleLocked(s, now)
+	return s
+}
+
+func (t *sessionTracker) scheduleLocked(s *session, now time.Time) {
+	at := t.roundUp(now.UnixMilli() + s.timeout.Milliseconds())
+	if at == s.expireAt {
+		return
+	}
+	if b := t.buckets[s.expireAt]; b != nil {
+		delete(b, s.id)
+		if len(b) == 0 {
+			delete(t.buckets, s.expireAt)
+		}
+	}
+	s.expireAt = at
+	b := t.buckets[at]
+	if b == nil {
+		b = make(map[int64]*session)
+		t.buckets[at] = b
+	}
+	b[s.id] = s
+}
+
+// touch pushes a live session's deadline out; false if it is gone or closing.
+func (t *sessionTracker) touch(id int64, now time.Time) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := t.byID[id]
+	if s == nil || s.closing {
+		return false
+	}
+	t.scheduleLocked(s, now)
+	return true
+}
+
+// get returns a live session.
+func (t *sessionTracker) get(id int64) *session {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.byID[id]
+}
+
+// setConn records which connection holds a session and returns the one
+// that held it before (to be closed).
+func (t *sessionTracker) setConn(id int64, c *conn) (old *conn, ok bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := t.byID[id]
+	if s == nil || s.closing {
+		return nil, false
+	}
+	old, s.conn = s.conn, c
+	return old, true
+}
+
+// clearConn forgets c as the holder of a session (on disconnect).
+func (t *sessionTracker) clearConn(id int64, c *conn) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if s := t.byID[id]; s != nil && s.conn == c {
+		s.conn = nil
+	}
+}
+
+// markClosing flags a session so no new work is accepted for it; false if
+// it was already closing or gone.
+func (t *sessionTracker) markClosing(id int64) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := t.byID[id]
+	if s == nil || s.closing {
+		return false
+	}
+	s.closing = true
+	return true
+}
+
+// remove forgets a session (after its closeSession applied).
+func (t *sessionTracker) remove(id int64) *session {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := t.byID[id]
+	if s == nil {
+		return nil
+	}
+	delete(t.byID, id)
+	if b := t.buckets[s.expireAt]; b != nil {
+		delete(b, id)
+		if len(b) == 0 {
+			delete(t.buckets, s.expireAt)
+		}
+	}
+	return s
+}
+
+// expired returns the sessions whose deadline has passed and marks them
+// closing; each is returned once.
+func (t *sessionTracker) expired(now time.Time) []session {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	ms := now.UnixMilli()
+	var out []session
+	for at, b := range t.buckets {
+		if at > ms {
+			continue
+		}
+		for _, s := range b {
+			if !s.closing {
+				s.closing = true
+				out = append(out, *s)
+			}
+		}
+	}
+	return out
+}
+
+// snapshot returns the live sessions grouped by expiry bucket (dump).
+func (t *sessionTracker) snapshot() (map[int64][]int64, int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make(map[int64][]int64, len(t.buckets))
+	for at, b := range t.buckets {
+		for id := range b {
+			out[at] = append(out[at], id)
+		}
+	}
+	return out, len(t.byID)
+}
