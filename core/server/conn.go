@@ -85,9 +85,20 @@ func (c *conn) send(frame []byte) {
 }
 
 // serve runs the connection until it closes.
+//
+// The connection ends when the writer stops: at once after an error, or
+// after the last queued reply when a request asked for a close (closeSession,
+// a failed auth, an unknown opcode, a refused handshake).
 func (c *conn) serve() {
-	defer c.s.connDone(c)
-	go c.writeLoop()
+	wdone := make(chan struct{})
+	defer func() {
+		<-wdone
+		c.s.connDone(c)
+	}()
+	go func() {
+		defer close(wdone)
+		c.writeLoop()
+	}()
 	br := bufio.NewReaderSize(c.nc, 64<<10)
 	c.nc.SetReadDeadline(time.Now().Add(c.s.handshakeTimeout()))
 	var lb [4]byte
