@@ -1,0 +1,221 @@
+package topology
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// File is one parsed topology file: the settings shared by the whole
+// deployment, its sites and its nodes. Every server of a deployment reads the
+// same File and picks its own Node with SelectNode.
+type File struct {
+	// Path is the file name given to Parse or Load ("" for a File built in
+	// code). Problems found later by Validate name it.
+	Path string
+
+	Cluster Cluster
+	// Sites in file order. A file without [[site]] tables gets one implicit
+	// primary site named DefaultSiteName.
+	Sites []Site
+	// Nodes in file order: Nodes[i] is the i-th [[node]] table, which
+	// problems call node[i].
+	Nodes []Node
+
+	// lines maps key paths to the lines where they appear; nil for a File
+	// built in code.
+	lines lineIndex
+}
+
+// Cluster holds the [cluster] table: settings every server of the deployment
+// must agree on. Names in comments are the TOML keys.
+type Cluster struct {
+	Name string // name: identifies the deployment (gossip, logs, metrics)
+
+	Tick      time.Duration // tick: ZooKeeper's tickTime
+	InitLimit int           // init_limit: ticks a learner may take to sync
+	SyncLimit int           // sync_limit: ticks a learner may lag or stay silent
+
+	MinSessionTimeout time.Duration // min_session_timeout (default 2×tick)
+	MaxSessionTimeout time.Duration // max_session_timeout (default 20×tick)
+
+	MaxClientCnxns  int      // max_client_cnxns: per client IP, 0 = unlimited
+	MaxPacketSize   int      // max_packet_size: jute.maxbuffer in bytes
+	FourLetterWords []string // four_letter_words: enabled 4lw commands, "*" = all
+	SuperDigest     string   // super_digest: "super:<base64 sha1>", "" = none
+	TTLNodes        bool     // ttl_nodes: allow TTL nodes (extendedTypesEnabled)
+
+	ContainerCheckInterval time.Duration // container_check_interval
+	ContainerMaxPerMinute  int           // container_max_per_minute
+	ContainerMaxNeverUsed  time.Duration // container_max_never_used: 0 = never
+
+	SnapCount              int           // snap_count: transactions between snapshots
+	SnapRetainCount        int           // snap_retain_count: snapshots kept by purge
+	PurgeInterval          time.Duration // purge_interval: 0 = never purge
+	GlobalOutstandingLimit int           // global_outstanding_limit
+}
+
+// Site is one [[site]] table: a datacenter or region.
+type Site struct {
+	Name    string
+	Primary bool // the site whose voters run ZAB; exactly one per file
+}
+
+// Node is one [[node]] table: one zoogate server.
+type Node struct {
+	ID   int    // id: 1..254
+	Site string // site: defaults to the primary site
+	Role Role   // role: defaults to RoleVoter
+
+	Client   string // client: host:port for ZooKeeper clients (required)
+	Peer     string // peer: host:port for ZAB traffic on the LAN
+	Election string // election: host:port for leader election
+	Gossip   string // gossip: host:port for memberlist ("" = no gossip)
+	WAN      string // wan: host:port for QUIC across sites (required for relays)
+
+	// DataDir holds snapshots and epochs. Relative paths are relative to the
+	// working directory of the process, not to the topology file.
+	DataDir string
+	// LogDir holds the transaction log; it defaults to DataDir.
+	LogDir string
+	// LogLevel is this server's log level (default info).
+	LogLevel hclog.Level
+}
+
+// Role is what a node does in the deployment.
+type Role uint8
+
+// Roles. The zero value is not a valid role.
+const (
+	RoleVoter    Role = iota + 1 // runs ZAB in the primary site
+	RoleObserver                 // replicates and serves, never votes
+	RoleRelay                    // receives a remote site's stream and fans it out
+)
+
+// String returns the TOML spelling of r.
+func (r Role) String() string {
+	switch r {
+	case RoleVoter:
+		return "voter"
+	case RoleObserver:
+		return "observer"
+	case RoleRelay:
+		return "relay"
+	}
+	return fmt.Sprintf("Role(%d)", uint8(r))
+}
+
+// ParseRole parses the TOML spelling of a role.
+func ParseRole(s string) (Role, error) {
+	switch s {
+	case "voter":
+		return RoleVoter, nil
+	case "observer":
+		return RoleObserver, nil
+	case "relay":
+		return RoleRelay, nil
+	}
+	return 0, fmt.Errorf("unknown role %q (want voter, observer or relay)", s)
+}
+
+// parseLogLevel accepts the five levels the file allows, in any case.
+func parseLogLevel(s string) (hclog.Level, error) {
+	switch strings.ToLower(s) {
+	case "trace":
+		return hclog.Trace, nil
+	case "debug":
+		return hclog.Debug, nil
+	case "info":
+		return hclog.Info, nil
+	case "warn":
+		return hclog.Warn, nil
+	case "error":
+		return hclog.Error, nil
+	}
+	return hclog.NoLevel, fmt.Errorf("unknown log level %q (want trace, debug, info, warn or error)", s)
+}
+
+// Defaults that are not part of Cluster.
+const (
+	// DefaultClusterName is the cluster name when the file gives none.
+	DefaultClusterName = "zoogate"
+	// DefaultSiteName names the implicit primary site of a file without
+	// [[site]] tables.
+	DefaultSiteName = "primary"
+	// MinNodeID and MaxNodeID bound node ids (ZooKeeper with extended types
+	// keeps server ids in one byte and reserves 255).
+	MinNodeID = 1
+	MaxNodeID = 254
+	// MinPacketSize is the smallest max_packet_size accepted.
+	MinPacketSize = 1024
+)
+
+// KnownFourLetterWords lists every four-letter-word command a
+// four_letter_words entry may name.
+var KnownFourLetterWords = []string{
+	"ruok", "srvr", "stat", "conf", "cons", "envi", "mntr", "wchs", "wchc",
+	"wchp", "dump", "isro", "dirs", "crst", "srst", "gtmk", "stmk", "hash",
+}
+
+// DefaultFourLetterWords are the commands enabled when the file does not say.
+var DefaultFourLetterWords = []string{"ruok", "srvr", "stat", "mntr", "conf", "envi", "isro"}
+
+// DefaultClusterConfig returns the [cluster] settings used for every key a
+// file leaves out.
+func DefaultClusterConfig() Cluster {
+	const tick = 2 * time.Second
+	return Cluster{
+		Name:                   DefaultClusterName,
+		Tick:                   tick,
+		InitLimit:              10,
+		SyncLimit:              5,
+		MinSessionTimeout:      2 * tick,
+		MaxSessionTimeout:      20 * tick,
+		MaxClientCnxns:         60,
+		MaxPacketSize:          1048575,
+		FourLetterWords:        append([]string(nil), DefaultFourLetterWords...),
+		TTLNodes:               false,
+		ContainerCheckInterval: 60 * time.Second,
+		ContainerMaxPerMinute:  10000,
+		ContainerMaxNeverUsed:  0,
+		SnapCount:              100000,
+		SnapRetainCount:        3,
+		PurgeInterval:          time.Hour,
+		GlobalOutstandingLimit: 1000,
+	}
+}
+
+// FourLetterWordEnabled reports whether the command cmd (e.g. "ruok") is
+// enabled by FourLetterWords.
+func (c *Cluster) FourLetterWordEnabled(cmd string) bool {
+	for _, w := range c.FourLetterWords {
+		if w == "*" || w == cmd {
+			return true
+		}
+	}
+	return false
+}
+
+// Standalone returns the profile of a single voter (id 1) in the implicit
+// primary site, serving clients on clientAddr and keeping its data in
+// dataDir, with default cluster settings. It is what `zoogate serve` without
+// a --config runs.
+func Standalone(clientAddr, dataDir string) *File {
+	c := DefaultClusterConfig()
+	c.Name = "standalone"
+	return &File{
+		Cluster: c,
+		Sites:   []Site{{Name: DefaultSiteName, Primary: true}},
+		Nodes: []Node{{
+			ID:       1,
+			Site:     DefaultSiteName,
+			Role:     RoleVoter,
+			Client:   clientAddr,
+			DataDir:  dataDir,
+			LogDir:   dataDir,
+			LogLevel: hclog.Info,
+		}},
+	}
+}
