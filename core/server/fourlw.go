@@ -160,11 +160,14 @@ func (s *Server) writeConf(b *strings.Builder) {
 		s.cfg.Tick.Milliseconds(), s.cfg.MaxClientCnxns, min.Milliseconds(), max.Milliseconds(), s.cfg.ServerID)
 }
 
+// writeCons lists the connections that have a session (connections still
+// in their handshake, like the one asking, are left out: go-zookeeper's
+// FLWCons rejects lines without session fields).
 func (s *Server) writeCons(b *strings.Builder) {
 	s.forEachConn(func(c *conn) {
 		st := &c.stats
-		fmt.Fprintf(b, " /%s[1](queued=%d,recved=%d,sent=%d", c.remote, len(c.items), st.received.Load(), st.sent.Load())
 		if sid := c.session.Load(); sid != 0 {
+			fmt.Fprintf(b, " /%s[1](queued=%d,recved=%d,sent=%d", c.remote, len(c.items), st.received.Load(), st.sent.Load())
 			st.mu.Lock()
 			avg := int64(0)
 			if st.count > 0 {
@@ -175,8 +178,8 @@ func (s *Server) writeCons(b *strings.Builder) {
 				st.lastCxid, st.lastZxid, st.lastResp.UnixMilli(), st.lastLat.Milliseconds(),
 				st.minLat.Milliseconds(), avg, st.maxLat.Milliseconds())
 			st.mu.Unlock()
+			b.WriteString(")\n")
 		}
-		b.WriteString(")\n")
 	})
 	b.WriteString("\n")
 }

@@ -220,3 +220,14 @@ func (r *rawClient) connID(s *Server) watchID {
 }
 
 type watchID = watch.ID
+
+// connIDOK reports whether the server still has the raw client's connection.
+func (r *rawClient) connIDOK(s *Server) bool {
+	found := false
+	s.forEachConn(func(c *conn) {
+		if c.session.Load() == r.sid {
+			found = true
+		}
+	})
+	return found
+}
