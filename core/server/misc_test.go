@@ -86,13 +86,12 @@ func TestSmallOps(t *testing.T) {
 }
 
 func TestContainersAndTTL(t *testing.T) {
-	// go-zk's CreateContainer wants its FlagTTL (4, the container mode's number).
 	s := startServer(t, func(c *Config) {
 		c.TTLNodes = true
 		c.ContainerCheckInterval = 50 * time.Millisecond
 	})
 	c, _ := connect(t, s)
-	if _, err := c.CreateContainer("/ctr", nil, zk.FlagTTL, open); err != nil {
+	if _, err := c.CreateContainer("/ctr", nil, zk.FlagContainer, open); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.Create("/ctr/kid", nil, 0, open); err != nil {
@@ -109,7 +108,7 @@ func TestContainersAndTTL(t *testing.T) {
 		t.Fatal("ttl 0 accepted")
 	}
 	// A container that never had a child stays; one emptied is reaped.
-	if _, err := c.CreateContainer("/never", nil, zk.FlagTTL, open); err != nil {
+	if _, err := c.CreateContainer("/never", nil, zk.FlagContainer, open); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Delete("/ctr/kid", -1); err != nil {
