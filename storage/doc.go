@@ -1,0 +1,89 @@
+// Package storage is zoogate's durable state on disk: the transaction log
+// (Log), snapshot files (SnapshotStore) and the ZAB epoch files
+// (WriteEpoch, ReadEpoch), all written through the small file-system
+// abstraction of storage/vfs so that tests can run them on a crashable
+// in-memory disk.
+//
+// storage knows nothing about ZooKeeper data: records and snapshots carry
+// opaque payload bytes plus a zxid (int64, epoch<<32 | counter). It imports
+// only the standard library, hclog and storage/vfs; it must never import
+// core, bridge, wan, topology or cmd.
+//
+// # On-disk format
+//
+// All integers are big-endian. Checksums are CRC-32C (Castagnoli).
+//
+// Transaction log: a directory of segment files, each named by the zxid of
+// its first record, "log.%016x" (e.g. log.000000010000002a). A segment is
+// a header followed by records, followed by zero-filled preallocated space:
+//
+//	segment file
+//	+------+-----------+-------------+----------------+-----+--------------+
+//	| "ZGTL" | version | first zxid  | crc32c [0:16)  | 0   | records ...  | 00 00 00 ... (preallocated)
+//	+------+-----------+-------------+----------------+-----+--------------+
+//	  0      4          8             16               20    24
+//
+//	record frame
+//	+-------------+----------------------+-----------+-------------------+
+//	| len uint32  | crc32c(zxid+payload) | zxid int64| payload (len bytes)|
+//	+-------------+----------------------+-----------+-------------------+
+//	  0             4                      8           16
+//
+// A frame whose 16 header bytes are all zero marks the end of the records
+// (that is the preallocated space). A zxid is always positive, so a real
+// frame never has an all-zero header.
+//
+// Snapshot file "snapshot.%016x" (zxid of the state it holds):
+//
+//	+--------+---------+--------+----------------+----+-----------+----------------+---------------+--------+
+//	| "ZGSN" | version | zxid   | crc32c [0:16)  | 0  | payload   | payload length | crc32c payload| "ZGSE" |
+//	+--------+---------+--------+----------------+----+-----------+----------------+---------------+--------+
+//	  0        4         8        16               20   24          end-16           end-8           end-4
+//
+// Epoch files "acceptedEpoch" and "currentEpoch" (20 bytes):
+//
+//	+--------+---------+-------------+----------------+
+//	| "ZGEP" | version | epoch int64 | crc32c [0:16)  |
+//	+--------+---------+-------------+----------------+
+//	  0        4         8             16
+//
+// Files being created carry a ".tmp" suffix until they are complete and
+// durable; they are renamed into place, then the directory is fsynced.
+//
+// # Durability contract
+//
+//   - Log.Append reports success (done(nil)) only after the records are
+//     written and the segment fsynced (group commit: one fsync per batch).
+//     A write or fsync error fails the log for good (ErrLogFailed): nothing
+//     half-written is ever reported durable, and a later fsync can never be
+//     mistaken as covering data whose earlier fsync failed.
+//   - A new segment's header is fsynced before the segment is renamed into
+//     place and the directory fsynced, all before any record goes into it.
+//   - WriteEpoch and SnapshotWriter.Commit return only once the new file is
+//     fsynced, renamed and the directory fsynced.
+//   - ZAB's sync phase must be driven in this order (ZOOKEEPER-3642, -3911,
+//     -4643): received snapshot committed and synced transactions durable
+//     (AppendSync or the Append callbacks) → WriteEpoch(currentEpoch) →
+//     send the ACK of NEWLEADER.
+//
+// # Recovery rules (OpenLog)
+//
+//   - ".tmp" segments are deleted: their creation never completed.
+//   - Every record is validated: frame checksum, length within
+//     MaxRecordSize, zxids strictly increasing across the whole log, the
+//     first record of each segment equal to its header and file name.
+//   - The records of a segment end at the end of the file or where all the
+//     remaining bytes are zero.
+//   - In the last segment, an invalid frame after which no valid frame can
+//     be found is a torn write (never acknowledged): the file is cut there
+//     and zero-filled again, durably, with a WARN log line. A last segment
+//     left with no record is deleted.
+//   - Anything else is corruption and returns a *CorruptError (matching
+//     ErrCorrupt) naming the file and byte offset: an invalid frame followed
+//     by a valid one, an invalid frame or no record in a segment that is not
+//     the last, a bad header, a valid frame out of zxid order.
+//
+// Snapshots are validated when read (SnapshotReader checks the payload
+// checksum at the end); SnapshotStore.Latest skips invalid ones only when
+// asked to (a --recover mode).
+package storage
