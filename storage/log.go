@@ -202,8 +202,9 @@ func (l *Log) openActive() error {
 // recoverSegment validates one segment. For the last segment it returns
 // the file open read-write (after repairing a torn tail); keep is false
 // when the segment was removed because it held no record.
-func (l *Log) recoverSegment(name string, first, prevLast int64, isLast bool) (seg segment, f vfs.File, keep bool, err error) {
+func (l *Log) recoverSegment(name string, first, prevLast int64, isLast bool) (seg segment, _ vfs.File, keep bool, err error) {
 	path := l.path(name)
+	var f vfs.File
 	if isLast {
 		f, err = l.fs.OpenRW(path)
 	} else {
