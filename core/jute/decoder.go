@@ -64,10 +64,17 @@ func (d *Decoder) fail(field string, err error) {
 }
 
 func (d *Decoder) take(n int, field string) []byte {
+	return d.takeFrom(n, field, d.off)
+}
+
+// takeFrom consumes n bytes; on a short read the error names start, where
+// the field (length prefix included) began.
+func (d *Decoder) takeFrom(n int, field string, start int) []byte {
 	if d.err != nil {
 		return nil
 	}
 	if n > len(d.buf)-d.off {
+		d.off = start
 		d.fail(field, ErrShort)
 		return nil
 	}
@@ -126,20 +133,22 @@ func (d *Decoder) length(field string) int {
 
 // String reads a string; null (-1) decodes as "" (Kazoo sends "" as null).
 func (d *Decoder) String(field string) string {
+	start := d.off
 	n := d.length(field)
 	if n <= 0 {
 		return ""
 	}
-	return string(d.take(n, field))
+	return string(d.takeFrom(n, field, start))
 }
 
 // Buffer reads a byte buffer; null decodes as nil. The result is a copy.
 func (d *Decoder) Buffer(field string) []byte {
+	start := d.off
 	n := d.length(field)
 	if n < 0 || d.err != nil {
 		return nil
 	}
-	b := d.take(n, field)
+	b := d.takeFrom(n, field, start)
 	if b == nil {
 		return nil
 	}
