@@ -63,6 +63,7 @@ type trialState struct {
 	killAt    time.Time // zero until the kill command returned
 	firstOK   time.Time
 	seen      []bool
+	firstAt   []time.Time // per writer: first success issued after the kill
 	remaining int
 	allOK     time.Time
 	errs      map[string]int64
@@ -75,7 +76,7 @@ type trialState struct {
 }
 
 func newTrialState(writers int) *trialState {
-	return &trialState{seen: make([]bool, writers), remaining: writers, errs: map[string]int64{},
+	return &trialState{seen: make([]bool, writers), firstAt: make([]time.Time, writers), remaining: writers, errs: map[string]int64{},
 		okSince: make([]time.Time, writers), allDone: make(chan struct{})}
 }
 
@@ -140,14 +141,18 @@ func (t *trialState) apply(o outcome) {
 		t.firstOK = o.done
 	}
 	if !t.seen[o.w] {
+		// A writer's outcomes arrive in order, so this is its first.
 		t.seen[o.w] = true
+		t.firstAt[o.w] = o.done
 		t.remaining--
 		if t.remaining == 0 {
-			t.allOK = o.done
+			for _, at := range t.firstAt {
+				if at.After(t.allOK) {
+					t.allOK = at
+				}
+			}
 			close(t.allDone)
 		}
-	} else if !t.allOK.IsZero() && t.remaining == 0 && o.done.Before(t.allOK) {
-		t.allOK = o.done // held outcomes replay out of order
 	}
 }
 
