@@ -54,7 +54,7 @@ func crashConcurrentOnce(t *testing.T, seed int64) {
 	}
 	var (
 		mu       sync.Mutex // orders zxid allocation with Append
-		next     int64 = 0x100000000
+		next     int64      = 0x100000000
 		appended []int64
 		ackMu    sync.Mutex
 		acked    = map[int64]bool{}
