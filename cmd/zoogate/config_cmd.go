@@ -91,8 +91,3 @@ func cmdConfig(args []string, stdout, stderr io.Writer) int {
 	}
 	return status
 }
-
-func cmdBench(args []string, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "zoogate bench: not wired yet")
-	return 2
-}
