@@ -14,8 +14,9 @@ type LogConfig struct {
 	// disk) whenever the writer needs room, so that most appends do not
 	// change the file's size. 0 disables preallocation.
 	Preallocate int64
-	// MaxRecordSize: largest payload accepted, in bytes. Recovery treats a
-	// frame announcing a larger payload as invalid.
+	// MaxRecordSize: largest payload Append accepts, in bytes. Reading and
+	// recovery accept anything up to the format's limit (1 GiB), so that
+	// lowering this setting never makes existing records unreadable.
 	MaxRecordSize int
 	// MaxBatchBytes: the writer stops adding queued records to a batch once
 	// it holds this many bytes (one batch = one fsync).
@@ -24,7 +25,7 @@ type LogConfig struct {
 
 // Hard limits of the format.
 const (
-	maxRecordSizeLimit = 1 << 30
+	maxRecordSizeLimit = 1 << 30 // a frame announcing more is invalid
 	minSegmentSize     = 4 << 10
 )
 

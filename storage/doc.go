@@ -17,17 +17,18 @@
 // its first record, "log.%016x" (e.g. log.000000010000002a). A segment is
 // a header followed by records, followed by zero-filled preallocated space:
 //
-//	segment file
-//	+------+-----------+-------------+----------------+-----+--------------+
-//	| "ZGTL" | version | first zxid  | crc32c [0:16)  | 0   | records ...  | 00 00 00 ... (preallocated)
-//	+------+-----------+-------------+----------------+-----+--------------+
-//	  0      4          8             16               20    24
+//	segment file "log.<hex first zxid>"
+//	 0        4         8                16               20         24
+//	+--------+---------+----------------+----------------+----------+---------+- - - - - - - - -+
+//	| "ZGTL" | version | first zxid     | crc32c [0:16)  | reserved | records | 00 00 00 ...     |
+//	|        | uint32=1| int64          | uint32         | 0        | ...     | (preallocated)   |
+//	+--------+---------+----------------+----------------+----------+---------+- - - - - - - - -+
 //
 //	record frame
-//	+-------------+----------------------+-----------+-------------------+
-//	| len uint32  | crc32c(zxid+payload) | zxid int64| payload (len bytes)|
-//	+-------------+----------------------+-----------+-------------------+
-//	  0             4                      8           16
+//	 0            4                         8            16
+//	+------------+-------------------------+------------+--------------------+
+//	| len uint32 | crc32c(zxid ++ payload) | zxid int64 | payload (len bytes)|
+//	+------------+-------------------------+------------+--------------------+
 //
 // A frame whose 16 header bytes are all zero marks the end of the records
 // (that is the preallocated space). A zxid is always positive, so a real
@@ -35,17 +36,19 @@
 //
 // Snapshot file "snapshot.%016x" (zxid of the state it holds):
 //
-//	+--------+---------+--------+----------------+----+-----------+----------------+---------------+--------+
-//	| "ZGSN" | version | zxid   | crc32c [0:16)  | 0  | payload   | payload length | crc32c payload| "ZGSE" |
-//	+--------+---------+--------+----------------+----+-----------+----------------+---------------+--------+
-//	  0        4         8        16               20   24          end-16           end-8           end-4
+//	 0        4         8        16              20         24                  end-16          end-8           end-4
+//	+--------+---------+--------+---------------+----------+-------------------+---------------+---------------+--------+
+//	| "ZGSN" | version | zxid   | crc32c [0:16) | reserved | payload (opaque)  | payload len   | crc32c of     | "ZGSE" |
+//	|        | uint32=1| int64  | uint32        | 0        |                   | uint64        | payload       |        |
+//	+--------+---------+--------+---------------+----------+-------------------+---------------+---------------+--------+
+//	 <------------------ header ----------------------------> <- payload ------> <------------- trailer ------------------>
 //
 // Epoch files "acceptedEpoch" and "currentEpoch" (20 bytes):
 //
-//	+--------+---------+-------------+----------------+
-//	| "ZGEP" | version | epoch int64 | crc32c [0:16)  |
-//	+--------+---------+-------------+----------------+
-//	  0        4         8             16
+//	 0        4         8             16              20
+//	+--------+---------+-------------+---------------+
+//	| "ZGEP" | version | epoch int64 | crc32c [0:16) |
+//	+--------+---------+-------------+---------------+
 //
 // Files being created carry a ".tmp" suffix until they are complete and
 // durable; they are renamed into place, then the directory is fsynced.
@@ -64,13 +67,14 @@
 //   - ZAB's sync phase must be driven in this order (ZOOKEEPER-3642, -3911,
 //     -4643): received snapshot committed and synced transactions durable
 //     (AppendSync or the Append callbacks) → WriteEpoch(currentEpoch) →
-//     send the ACK of NEWLEADER.
+//     send the ACK of NEWLEADER. CommitCurrentEpoch does the last two steps
+//     in that order.
 //
 // # Recovery rules (OpenLog)
 //
 //   - ".tmp" segments are deleted: their creation never completed.
-//   - Every record is validated: frame checksum, length within
-//     MaxRecordSize, zxids strictly increasing across the whole log, the
+//   - Every record is validated: frame checksum, length within the format's
+//     1 GiB limit, zxids strictly increasing across the whole log, the
 //     first record of each segment equal to its header and file name.
 //   - The records of a segment end at the end of the file or where all the
 //     remaining bytes are zero.

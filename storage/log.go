@@ -234,7 +234,7 @@ func (l *Log) recoverSegment(name string, first, prevLast int64, isLast bool) (s
 	case first <= prevLast:
 		return seg, nil, false, corruptf(path, 8, "segment starts at zxid %#x, not after the previous segment's last %#x", first, prevLast)
 	}
-	sc, err := scanSegment(f, size, path, first, prevLast, l.cfg.MaxRecordSize, nil)
+	sc, err := scanSegment(f, size, path, first, prevLast, maxRecordSizeLimit, nil)
 	if err != nil {
 		return seg, nil, false, err
 	}

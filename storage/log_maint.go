@@ -77,7 +77,7 @@ func (l *Log) doTruncate(zxid int64) error {
 	}
 	path := l.path(seg.name)
 	cut, lastKept := int64(-1), int64(0)
-	_, err := scanSegment(l.w.f, seg.end, path, seg.first, 0, l.cfg.MaxRecordSize, func(r Record, off int64) error {
+	_, err := scanSegment(l.w.f, seg.end, path, seg.first, 0, maxRecordSizeLimit, func(r Record, off int64) error {
 		if r.Zxid > zxid {
 			cut = off
 			return errStopScan

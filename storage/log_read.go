@@ -50,7 +50,7 @@ func (l *Log) iterateSegment(seg segment, prevLast, fromZxid int64, fn func(Reco
 		return fmt.Errorf("storage: opening %s: %w", path, err)
 	}
 	defer f.Close()
-	sc, err := scanSegment(f, seg.end, path, seg.first, prevLast, l.cfg.MaxRecordSize, func(r Record, _ int64) error {
+	sc, err := scanSegment(f, seg.end, path, seg.first, prevLast, maxRecordSizeLimit, func(r Record, _ int64) error {
 		if r.Zxid <= fromZxid {
 			return nil
 		}

@@ -111,11 +111,12 @@ func encodeSegmentHeader(first int64) []byte {
 }
 
 var (
-	errHeaderShort   = errors.New("segment header incomplete")
-	errHeaderMagic   = errors.New("bad segment magic")
-	errHeaderVersion = errors.New("unsupported segment format version")
-	errHeaderCRC     = errors.New("segment header checksum mismatch")
-	errHeaderZxid    = errors.New("segment first zxid is not positive")
+	errHeaderShort    = errors.New("segment header incomplete")
+	errHeaderMagic    = errors.New("bad segment magic")
+	errHeaderVersion  = errors.New("unsupported segment format version")
+	errHeaderCRC      = errors.New("segment header checksum mismatch")
+	errHeaderZxid     = errors.New("segment first zxid is not positive")
+	errHeaderReserved = errors.New("segment header reserved bytes are not zero")
 )
 
 // decodeSegmentHeader validates a segment header and returns the segment's
@@ -132,6 +133,9 @@ func decodeSegmentHeader(b []byte) (int64, error) {
 	}
 	if v := binary.BigEndian.Uint32(b[4:8]); v != segmentVersion {
 		return 0, errHeaderVersion
+	}
+	if binary.BigEndian.Uint32(b[20:24]) != 0 {
+		return 0, errHeaderReserved
 	}
 	first := int64(binary.BigEndian.Uint64(b[8:16]))
 	if first <= 0 {

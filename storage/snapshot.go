@@ -51,6 +51,8 @@ func decodeSnapHeader(b []byte) (int64, error) {
 		return 0, errors.New("snapshot header checksum mismatch")
 	case binary.BigEndian.Uint32(b[4:8]) != snapVersion:
 		return 0, errors.New("unsupported snapshot format version")
+	case binary.BigEndian.Uint32(b[20:24]) != 0:
+		return 0, errors.New("snapshot header reserved bytes are not zero")
 	}
 	return int64(binary.BigEndian.Uint64(b[8:16])), nil
 }
