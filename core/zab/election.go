@@ -175,9 +175,13 @@ func (n *Node) stepLooking(m Message) {
 			}
 		}
 		// Servers that already decided: join their leader once a quorum
-		// agrees and the leader itself says LEADING (outofelection).
+		// follows it and the leader itself says LEADING (outofelection).
+		// Only the leader is compared: servers that joined it at different
+		// times stand by different votes for it (ZooKeeper compares id and
+		// peerEpoch and can wait forever when those differ). Safety does not
+		// rest on this: discovery checks the histories.
 		e.outOf[m.From] = rec
-		if n.agrees(e.outOf, v) && n.checkLeader(e.outOf, v.Leader, m.ElectionEpoch) {
+		if n.followedBy(e.outOf, v.Leader) && n.checkLeader(e.outOf, v.Leader, m.ElectionEpoch) {
 			e.clock = m.ElectionEpoch
 			n.decide(v)
 		}
@@ -195,6 +199,17 @@ func (n *Node) agrees(set map[uint64]received, v vote) bool {
 	count := 0
 	for _, id := range n.voters {
 		if r, ok := set[id]; ok && r.v == v {
+			count++
+		}
+	}
+	return count >= n.quorum
+}
+
+// followedBy: a quorum of voters in set is FOLLOWING or LEADING leader.
+func (n *Node) followedBy(set map[uint64]received, leader uint64) bool {
+	count := 0
+	for _, id := range n.voters {
+		if r, ok := set[id]; ok && r.v.Leader == leader && r.state != Looking {
 			count++
 		}
 	}

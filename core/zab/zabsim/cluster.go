@@ -1,0 +1,558 @@
+package zabsim
+
+import (
+	"fmt"
+	"math/rand"
+	"slices"
+	"strings"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/zoogate/zoogate/core/zab"
+)
+
+// Options shape a simulated cluster.
+type Options struct {
+	Voters        []uint64
+	Observers     []uint64
+	InitLimit     int
+	SyncLimit     int
+	ElectionTicks int
+	FinalizeTicks int
+	MaxCounter    int64
+	Seed          int64
+	// Logger receives the nodes' protocol logs (nil: none).
+	Logger hclog.Logger
+	// Manual: no delays; messages are delivered in send order by Stabilize
+	// or Deliver. Random schedules use delays up to MaxDelay micro-steps.
+	Manual   bool
+	MaxDelay int64
+	// MaxNoticeDelay bounds how long a broken stream takes to be noticed.
+	MaxNoticeDelay int64
+	// LazyCommitMark: persist the applied mark only sometimes.
+	LazyCommitMark bool
+}
+
+// Server is one simulated server: a zab.Node (nil while crashed), its disk,
+// and its in-memory state machine.
+type Server struct {
+	ID      uint64
+	Node    *zab.Node
+	Disk    *Disk
+	Applied []zab.Entry
+	Soft    zab.SoftState
+	// SyncWant maps a pending sync token to the txns acknowledged to
+	// clients when the sync was issued.
+	syncWant map[string][]int64
+	restarts int
+}
+
+// Up reports whether the server is running.
+func (s *Server) Up() bool { return s.Node != nil }
+
+// Cut is where a crash interrupts the execution of a Ready.
+type Cut int
+
+const (
+	CutNone           Cut = iota // crash before executing anything
+	CutAfterSnapshot             // after step 1 (truncate/snapshot)
+	CutMidEntries                // after part of step 2
+	CutAfterEntries              // after step 2
+	CutAfterHardState            // after step 3
+	CutMidMessages               // after part of step 4
+	cutCount
+)
+
+var cutNames = []string{"none", "after-snapshot", "mid-entries", "after-entries", "after-hardstate", "mid-messages"}
+
+func (c Cut) String() string { return cutNames[c] }
+
+// ParseCut parses a Cut name.
+func ParseCut(s string) (Cut, bool) {
+	i := slices.Index(cutNames, s)
+	return Cut(i), i >= 0
+}
+
+// Cluster is the simulated system.
+type Cluster struct {
+	opts    Options
+	rng     *rand.Rand
+	now     int64 // micro-steps
+	net     *network
+	servers map[uint64]*Server
+	ids     []uint64
+	chk     *checker
+	trace   []string
+	// OnEvent, when set, is called with a line for every notable event
+	// (scenario tests print some of them).
+	OnEvent func(kind string, line string)
+	// OnDeliver, when set, sees every message as it is delivered.
+	OnDeliver func(m zab.Message)
+}
+
+// NewCluster builds and starts every server.
+func NewCluster(opts Options) *Cluster {
+	if opts.InitLimit == 0 {
+		opts.InitLimit = 10
+	}
+	if opts.SyncLimit == 0 {
+		opts.SyncLimit = 5
+	}
+	if opts.ElectionTicks == 0 {
+		opts.ElectionTicks = 2
+	}
+	if opts.MaxCounter == 0 {
+		opts.MaxCounter = zab.DefaultMaxCounter
+	}
+	if opts.Logger == nil {
+		opts.Logger = hclog.NewNullLogger()
+	}
+	c := &Cluster{
+		opts:    opts,
+		rng:     rand.New(rand.NewSource(opts.Seed)),
+		net:     newNetwork(),
+		servers: map[uint64]*Server{},
+	}
+	c.ids = append(append([]uint64(nil), opts.Voters...), opts.Observers...)
+	slices.Sort(c.ids)
+	c.chk = newChecker(c)
+	for _, id := range c.ids {
+		c.servers[id] = &Server{ID: id, Disk: NewDisk(), syncWant: map[string][]int64{}}
+	}
+	for _, id := range c.ids {
+		if err := c.start(id); err != nil {
+			c.chk.fail("start %d: %v", id, err)
+		}
+	}
+	return c
+}
+
+// IDs returns all server ids, sorted.
+func (c *Cluster) IDs() []uint64 { return c.ids }
+
+// Server returns a server.
+func (c *Cluster) Server(id uint64) *Server { return c.servers[id] }
+
+// Now returns the simulated time in micro-steps.
+func (c *Cluster) Now() int64 { return c.now }
+
+// Err returns the first invariant violation, if any.
+func (c *Cluster) Err() error { return c.chk.err }
+
+// Trace returns the last n trace lines.
+func (c *Cluster) Trace(n int) []string {
+	if len(c.trace) > n {
+		return c.trace[len(c.trace)-n:]
+	}
+	return c.trace
+}
+
+func (c *Cluster) tracef(kind, format string, args ...any) {
+	line := fmt.Sprintf(format, args...)
+	c.trace = append(c.trace, fmt.Sprintf("[t=%d] %s", c.now, line))
+	if len(c.trace) > 4000 {
+		c.trace = append([]string(nil), c.trace[2000:]...)
+	}
+	if c.OnEvent != nil {
+		c.OnEvent(kind, line)
+	}
+}
+
+func (c *Cluster) alive(id uint64) bool { s := c.servers[id]; return s != nil && s.Up() }
+
+func (c *Cluster) delay() int64 {
+	if c.opts.Manual || c.opts.MaxDelay <= 0 {
+		return 0
+	}
+	return 1 + c.rng.Int63n(c.opts.MaxDelay)
+}
+
+func (c *Cluster) noticeAt() int64 {
+	if c.opts.Manual || c.opts.MaxNoticeDelay <= 0 {
+		return c.now
+	}
+	return c.now + 1 + c.rng.Int63n(c.opts.MaxNoticeDelay)
+}
+
+// start builds a node from the server's disk, as a restarted process would.
+func (c *Cluster) start(id uint64) error {
+	s := c.servers[id]
+	d := s.Disk
+	// Rebuild the state machine: the snapshot plus the log up to the
+	// persisted applied mark. Later entries wait for a leader's COMMIT.
+	snap, _ := d.Snapshot()
+	applied := decodeState(snap.Data)
+	mark := max(d.CommitMark, snap.Zxid)
+	ents, err := d.Entries(snap.Zxid, mark)
+	if err != nil {
+		return err
+	}
+	applied = append(applied, ents...)
+	cfg := zab.DefaultConfig()
+	cfg.ID = id
+	cfg.Voters = c.opts.Voters
+	cfg.InitLimit, cfg.SyncLimit = c.opts.InitLimit, c.opts.SyncLimit
+	cfg.ElectionTicks, cfg.FinalizeTicks = c.opts.ElectionTicks, c.opts.FinalizeTicks
+	cfg.MaxCounter = c.opts.MaxCounter
+	cfg.Rand = rand.New(rand.NewSource(c.rng.Int63()))
+	cfg.Logger = c.opts.Logger.With("sim", "node")
+	cfg.Log = d
+	cfg.AcceptedEpoch, cfg.CurrentEpoch = d.AcceptedEpoch, d.CurrentEpoch
+	cfg.LastCommittedZxid = mark
+	n, err := zab.New(cfg)
+	if err != nil {
+		return err
+	}
+	s.Node = n
+	s.Applied = applied
+	s.Soft = zab.SoftState{}
+	s.syncWant = map[string][]int64{}
+	c.chk.reset(s)
+	c.tracef("start", "%d started (accepted=%d current=%d last=%s applied=%s)", id, d.AcceptedEpoch,
+		d.CurrentEpoch, zab.FormatZxid(d.LastZxid()), zab.FormatZxid(mark))
+	c.processReady(id, -1)
+	return nil
+}
+
+// Crash stops a server. When it has a Ready pending and cut >= 0, the Ready
+// is executed up to cut first (a crash in the middle of persisting).
+func (c *Cluster) Crash(id uint64, cut Cut) {
+	s := c.servers[id]
+	if !s.Up() {
+		return
+	}
+	if s.Node.HasReady() {
+		c.processReady(id, cut)
+	}
+	if s.Up() {
+		c.kill(id)
+	}
+}
+
+func (c *Cluster) kill(id uint64) {
+	s := c.servers[id]
+	s.Node = nil
+	s.Applied = nil
+	c.tracef("crash", "%d crashed", id)
+	c.net.crashed(id, c.ids, c.noticeAt, c.alive)
+}
+
+// Restart starts a crashed server from its disk.
+func (c *Cluster) Restart(id uint64) error {
+	s := c.servers[id]
+	if s.Up() {
+		return nil
+	}
+	s.restarts++
+	return c.start(id)
+}
+
+// Partition splits the servers into groups that cannot talk to each other.
+// Servers not listed form their own group.
+func (c *Cluster) Partition(groups ...[]uint64) {
+	group := map[uint64]int{}
+	for i, g := range groups {
+		for _, id := range g {
+			group[id] = i + 1
+		}
+	}
+	c.net.blocked = map[pairKey]bool{}
+	for i, a := range c.ids {
+		for _, b := range c.ids[i+1:] {
+			if group[a] != group[b] {
+				c.net.blocked[keyOf(a, b)] = true
+				c.net.breakPair(a, b, c.noticeAt, c.alive)
+			}
+		}
+	}
+	c.tracef("partition", "partition %v", groups)
+}
+
+// Heal removes every partition.
+func (c *Cluster) Heal() {
+	c.net.blocked = map[pairKey]bool{}
+	c.tracef("partition", "healed")
+}
+
+// Disconnect breaks the stream between a and b.
+func (c *Cluster) Disconnect(a, b uint64) {
+	c.net.breakPair(a, b, c.noticeAt, c.alive)
+	c.tracef("disconnect", "stream %d-%d broken", a, b)
+}
+
+// Inject queues a hand-made message as if from m.From.
+func (c *Cluster) Inject(m zab.Message) {
+	c.net.send(m, c.now, c.noticeAt, c.alive)
+}
+
+// Tick ticks the given servers (all running ones when none are given).
+func (c *Cluster) Tick(ids ...uint64) {
+	if len(ids) == 0 {
+		ids = c.ids
+	}
+	for _, id := range ids {
+		if s := c.servers[id]; s.Up() {
+			s.Node.Tick()
+			c.processReady(id, -1)
+		}
+	}
+}
+
+// Propose proposes data at server id; it returns the zxid or an error.
+func (c *Cluster) Propose(id uint64, data []byte) (int64, error) {
+	s := c.servers[id]
+	if !s.Up() {
+		return 0, fmt.Errorf("server %d is down", id)
+	}
+	z, err := s.Node.Propose(data)
+	if err == nil {
+		c.chk.proposed(id, z, data)
+		c.tracef("propose", "%d proposed %s", id, zab.FormatZxid(z))
+	}
+	c.processReady(id, -1)
+	return z, err
+}
+
+// Sync issues a client sync() at server id.
+func (c *Cluster) Sync(id uint64, token string) error {
+	s := c.servers[id]
+	if !s.Up() {
+		return fmt.Errorf("server %d is down", id)
+	}
+	if err := s.Node.Sync([]byte(token)); err != nil {
+		return err
+	}
+	s.syncWant[token] = c.chk.ackedZxids()
+	c.processReady(id, -1)
+	return nil
+}
+
+// Compact snapshots server id's state machine at what it applied and drops
+// the log entries the snapshot covers.
+func (c *Cluster) Compact(id uint64) error {
+	s := c.servers[id]
+	if !s.Up() || len(s.Applied) == 0 {
+		return fmt.Errorf("server %d has nothing to compact", id)
+	}
+	z := s.Applied[len(s.Applied)-1].Zxid
+	if z <= s.Disk.SnapshotZxid() {
+		return fmt.Errorf("server %d: already compacted at %s", id, zab.FormatZxid(s.Disk.SnapshotZxid()))
+	}
+	if err := s.Disk.Log.Compact(zab.Snapshot{Zxid: z, Data: encodeState(s.Applied)}); err != nil {
+		return err
+	}
+	s.Disk.CommitMark = max(s.Disk.CommitMark, z)
+	c.tracef("compact", "%d compacted its log at %s", id, zab.FormatZxid(z))
+	return nil
+}
+
+// DeliverOne delivers the next due message (lowest sequence number first in
+// manual mode, a random due link otherwise). It reports false when nothing
+// is due.
+func (c *Cluster) DeliverOne() bool {
+	due := c.net.due(c.now)
+	if len(due) == 0 {
+		return false
+	}
+	l := due[0]
+	if !c.opts.Manual {
+		l = due[c.rng.Intn(len(due))]
+	}
+	c.deliver(l)
+	return true
+}
+
+// DeliverFrom delivers the head of the from->to stream, if any.
+func (c *Cluster) DeliverFrom(from, to uint64) (zab.Message, bool) {
+	l := link{from, to}
+	if len(c.net.queues[l]) == 0 {
+		return zab.Message{}, false
+	}
+	e := c.net.queues[l][0]
+	c.deliver(l)
+	return e.m, true
+}
+
+// Pending lists the messages in flight from->to.
+func (c *Cluster) Pending(from, to uint64) []zab.Message {
+	var out []zab.Message
+	for _, e := range c.net.queues[link{from, to}] {
+		if !e.notice {
+			out = append(out, e.m)
+		}
+	}
+	return out
+}
+
+func (c *Cluster) deliver(l link) {
+	e := c.net.pop(l)
+	s := c.servers[l.to]
+	if !s.Up() {
+		return
+	}
+	if e.notice {
+		c.tracef("notice", "%d notices its stream with %d broke", l.to, l.from)
+		if err := s.Node.Disconnected(l.from); err != nil {
+			c.chk.fail("Disconnected: %v", err)
+		}
+	} else {
+		if c.OnDeliver != nil {
+			c.OnDeliver(e.m)
+		}
+		if err := s.Node.Step(e.m); err != nil {
+			c.chk.fail("step %v: %v", e.m, err)
+		}
+	}
+	if c.opts.Manual || c.rng.Intn(3) > 0 {
+		c.processReady(l.to, -1)
+	}
+}
+
+// Stabilize delivers messages and executes Readies until nothing is left
+// (manual mode; time does not advance).
+func (c *Cluster) Stabilize() {
+	for i := 0; i < 100000; i++ {
+		c.ProcessAll()
+		if !c.DeliverOne() {
+			c.ProcessAll()
+			if len(c.net.due(c.now)) == 0 {
+				return
+			}
+		}
+		if c.chk.err != nil {
+			return
+		}
+	}
+	c.chk.fail("Stabilize did not settle")
+}
+
+// ProcessAll executes every pending Ready.
+func (c *Cluster) ProcessAll() {
+	for _, id := range c.ids {
+		c.processReady(id, -1)
+	}
+}
+
+// processReady executes the server's Readies like a driver would. With
+// cut >= 0 it stops at cut and crashes the server.
+func (c *Cluster) processReady(id uint64, cut Cut) {
+	s := c.servers[id]
+	for s.Up() && s.Node.HasReady() {
+		rd := s.Node.Ready()
+		if !c.execute(s, rd, cut) {
+			c.kill(id)
+			return
+		}
+		s.Node.Advance(rd)
+		c.chk.afterReady(s, rd)
+		if cut >= 0 {
+			return
+		}
+	}
+}
+
+// execute runs the five steps of a Ready; false means it crashed at cut.
+func (c *Cluster) execute(s *Server, rd zab.Ready, cut Cut) bool {
+	d := s.Disk
+	crashAt := func(at Cut) bool { return cut >= 0 && cut == at }
+	if crashAt(CutNone) {
+		return false
+	}
+	// 1. Truncate or install the snapshot, durably.
+	if rd.Snapshot != nil {
+		d.Log.InstallSnapshot(*rd.Snapshot)
+		d.CommitMark = rd.Snapshot.Zxid
+		s.Applied = decodeState(rd.Snapshot.Data)
+		c.chk.reset(s)
+		c.tracef("snap", "%d installed snapshot %s", s.ID, zab.FormatZxid(rd.Snapshot.Zxid))
+	} else if rd.Truncate {
+		if err := d.Log.TruncateAfter(rd.TruncateAfter); err != nil {
+			c.chk.fail("%d truncate: %v", s.ID, err)
+		}
+		c.tracef("trunc", "%d truncated its log after %s", s.ID, zab.FormatZxid(rd.TruncateAfter))
+	}
+	if crashAt(CutAfterSnapshot) {
+		return false
+	}
+	// 2. Append, durably.
+	ents := rd.Entries
+	if crashAt(CutMidEntries) && len(ents) > 0 {
+		ents = ents[:c.rng.Intn(len(ents))]
+	}
+	if err := d.Log.Append(ents...); err != nil {
+		c.chk.fail("%d append: %v", s.ID, err)
+	}
+	if crashAt(CutMidEntries) || crashAt(CutAfterEntries) {
+		return false
+	}
+	// 3. Epochs, durably.
+	if hs := rd.HardState; hs != nil {
+		d.AcceptedEpoch, d.CurrentEpoch = hs.AcceptedEpoch, hs.CurrentEpoch
+	}
+	if crashAt(CutAfterHardState) {
+		return false
+	}
+	// 4. Close streams, then send.
+	for _, p := range rd.Disconnect {
+		c.net.breakPair(s.ID, p, c.noticeAt, c.alive)
+	}
+	msgs := rd.Messages
+	if crashAt(CutMidMessages) && len(msgs) > 0 {
+		msgs = msgs[:c.rng.Intn(len(msgs))]
+	}
+	for _, m := range msgs {
+		c.net.send(m, c.now+c.delay(), c.noticeAt, c.alive)
+	}
+	if crashAt(CutMidMessages) {
+		return false
+	}
+	// 5. Apply.
+	for _, e := range rd.Committed {
+		s.Applied = append(s.Applied, e)
+		c.chk.applied(s, e)
+	}
+	if len(rd.Committed) > 0 && (!c.opts.LazyCommitMark || c.rng.Intn(2) == 0) {
+		d.CommitMark = rd.Committed[len(rd.Committed)-1].Zxid
+	}
+	for _, tok := range rd.SyncDone {
+		c.chk.syncDone(s, string(tok))
+	}
+	if rd.SoftState != nil {
+		s.Soft = *rd.SoftState
+		c.tracef("role", "%d is %s leader=%d epoch=%d serving=%v", s.ID, rd.SoftState.Role,
+			rd.SoftState.Leader, rd.SoftState.Epoch, rd.SoftState.Serving)
+	}
+	return true
+}
+
+// Leaders returns the servers that are established leaders, by epoch.
+func (c *Cluster) Leaders() []uint64 {
+	var out []uint64
+	for _, id := range c.ids {
+		if s := c.servers[id]; s.Up() && s.Node.Status().Established > 0 {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// StatusLine is a compact one-line status of a server.
+func (c *Cluster) StatusLine(id uint64) string {
+	s := c.servers[id]
+	if !s.Up() {
+		return fmt.Sprintf("%d: down (disk: accepted=%d current=%d last=%s)", id, s.Disk.AcceptedEpoch,
+			s.Disk.CurrentEpoch, zab.FormatZxid(s.Disk.LastZxid()))
+	}
+	st := s.Node.Status()
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d: %s", id, st.Role)
+	if st.Leader != 0 && st.Role != zab.Leading {
+		fmt.Fprintf(&b, " leader=%d", st.Leader)
+	}
+	fmt.Fprintf(&b, " phase=%s accepted=%d current=%d last=%s committed=%s applied=%d",
+		st.Phase, st.AcceptedEpoch, st.CurrentEpoch, zab.FormatZxid(st.LastLogged),
+		zab.FormatZxid(st.Committed), len(s.Applied))
+	if st.Serving {
+		b.WriteString(" serving")
+	}
+	return b.String()
+}

@@ -1,0 +1,13 @@
+// Package zabsim is a deterministic simulation harness for core/zab: real
+// zab.Nodes wired to an in-memory network (one FIFO stream per pair of
+// servers, as TCP, with delays, broken streams and partitions) and to an
+// in-memory disk per server that keeps only what the driver made durable, so
+// a crash loses exactly the un-persisted state. A seeded schedule of client
+// proposals, crashes (also in the middle of executing a Ready), restarts,
+// partitions, heals and log compactions runs against it while invariants are
+// checked after every step.
+//
+// It is test support: it imports core/zab, the standard library and
+// go-hclog, never anything else of zoogate, and nothing outside tests
+// should import it. It has no goroutines, no clock and no global randomness.
+package zabsim

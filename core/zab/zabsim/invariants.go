@@ -1,0 +1,211 @@
+package zabsim
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/zoogate/zoogate/core/zab"
+)
+
+// checker holds what the invariants need across servers and time.
+type checker struct {
+	c   *Cluster
+	err error
+	// ledger is the longest committed sequence seen; every server's applied
+	// sequence must be a prefix of it (or extend it).
+	ledger []zab.Entry
+	// leaderOf records the established leader of each epoch.
+	leaderOf map[int64]uint64
+	// proposals: zxid -> data as proposed by a leader (for client acks).
+	proposals map[int64][]byte
+	proposer  map[int64]uint64
+	// acked: txns acknowledged to a client as committed (applied on the
+	// leader that proposed them), in order.
+	acked     []int64
+	ackedData map[int64][]byte
+	// seenEstablished: (server, epoch) pairs already checked.
+	seenEstablished map[[2]int64]bool
+	syncs           int
+}
+
+func newChecker(c *Cluster) *checker {
+	return &checker{
+		c:               c,
+		leaderOf:        map[int64]uint64{},
+		proposals:       map[int64][]byte{},
+		proposer:        map[int64]uint64{},
+		ackedData:       map[int64][]byte{},
+		seenEstablished: map[[2]int64]bool{},
+	}
+}
+
+func (k *checker) fail(format string, args ...any) {
+	if k.err == nil {
+		k.err = fmt.Errorf(format, args...)
+		k.c.tracef("violation", "VIOLATION: %v", k.err)
+	}
+}
+
+func sameEntry(a, b zab.Entry) bool { return a.Zxid == b.Zxid && string(a.Data) == string(b.Data) }
+
+// applied: server s applied e at position len(s.Applied)-1.
+func (k *checker) applied(s *Server, e zab.Entry) {
+	i := len(s.Applied) - 1
+	if i > 0 && s.Applied[i-1].Zxid >= e.Zxid {
+		k.fail("server %d applied %s after %s: out of order", s.ID, zab.FormatZxid(e.Zxid), zab.FormatZxid(s.Applied[i-1].Zxid))
+		return
+	}
+	switch {
+	case i < len(k.ledger):
+		if !sameEntry(k.ledger[i], e) {
+			k.fail("server %d applied %s (%q) at position %d where others applied %s (%q): committed histories diverge",
+				s.ID, zab.FormatZxid(e.Zxid), e.Data, i, zab.FormatZxid(k.ledger[i].Zxid), k.ledger[i].Data)
+		}
+	case i == len(k.ledger):
+		k.ledger = append(k.ledger, e)
+	default:
+		k.fail("server %d applied position %d beyond the ledger (%d)", s.ID, i, len(k.ledger))
+	}
+	// A txn applied by the leader that proposed it is acknowledged to the
+	// client: from now on it must never be lost.
+	if p, ok := k.proposer[e.Zxid]; ok && p == s.ID && string(k.proposals[e.Zxid]) == string(e.Data) {
+		if _, dup := k.ackedData[e.Zxid]; !dup {
+			k.acked = append(k.acked, e.Zxid)
+			k.ackedData[e.Zxid] = e.Data
+		}
+	}
+}
+
+// reset: s's applied sequence was rebuilt (restart or snapshot install).
+func (k *checker) reset(s *Server) {
+	for i, e := range s.Applied {
+		if i < len(k.ledger) {
+			if !sameEntry(k.ledger[i], e) {
+				k.fail("server %d rebuilt a state whose position %d is %s, the ledger has %s",
+					s.ID, i, zab.FormatZxid(e.Zxid), zab.FormatZxid(k.ledger[i].Zxid))
+				return
+			}
+		} else {
+			k.ledger = append(k.ledger, e)
+		}
+	}
+}
+
+func (k *checker) proposed(id uint64, z int64, data []byte) {
+	if old, ok := k.proposals[z]; ok && string(old) != string(data) {
+		// Two proposals with one zxid: two leaders in one epoch.
+		k.fail("zxid %s proposed twice with different data (%d and %d)", zab.FormatZxid(z), k.proposer[z], id)
+	}
+	k.proposals[z] = append([]byte(nil), data...)
+	k.proposer[z] = id
+}
+
+func (k *checker) ackedZxids() []int64 { return slices.Clone(k.acked) }
+
+func (k *checker) syncDone(s *Server, token string) {
+	want, ok := s.syncWant[token]
+	if !ok {
+		k.fail("server %d: sync %q completed but was never issued", s.ID, token)
+		return
+	}
+	delete(s.syncWant, token)
+	have := map[int64]bool{}
+	for _, e := range s.Applied {
+		have[e.Zxid] = true
+	}
+	for _, z := range want {
+		if !have[z] {
+			k.fail("server %d: sync %q completed but %s, acknowledged before the sync, is not applied",
+				s.ID, token, zab.FormatZxid(z))
+			return
+		}
+	}
+	k.syncs++
+	k.c.tracef("sync", "%d sync %q done", s.ID, token)
+}
+
+// afterReady checks a server's state after it executed a Ready.
+func (k *checker) afterReady(s *Server, rd zab.Ready) {
+	st := s.Node.Status()
+	d := s.Disk
+	if d.CurrentEpoch > d.AcceptedEpoch {
+		k.fail("server %d: durable currentEpoch %d above acceptedEpoch %d", s.ID, d.CurrentEpoch, d.AcceptedEpoch)
+	}
+	if st.Committed > st.LastLogged {
+		k.fail("server %d: committed %s beyond last logged %s", s.ID, zab.FormatZxid(st.Committed), zab.FormatZxid(st.LastLogged))
+	}
+	if st.Established > 0 {
+		key := [2]int64{int64(s.ID), st.Established}
+		if !k.seenEstablished[key] {
+			k.seenEstablished[key] = true
+			k.established(s, st.Established)
+		}
+	}
+	// The ACK of NEWLEADER only leaves once the epoch is durable.
+	for _, m := range rd.Messages {
+		if m.Type == zab.MsgAck && m.Flags&zab.FlagNewLeader != 0 {
+			if d.CurrentEpoch != m.Epoch || d.LastZxid() < m.Zxid {
+				k.fail("server %d acked NEWLEADER(%d, %s) with durable currentEpoch %d and log end %s",
+					s.ID, m.Epoch, zab.FormatZxid(m.Zxid), d.CurrentEpoch, zab.FormatZxid(d.LastZxid()))
+			}
+		}
+	}
+}
+
+// established: at most one leader per epoch, and it holds every txn ever
+// acknowledged to a client.
+func (k *checker) established(s *Server, epoch int64) {
+	if other, ok := k.leaderOf[epoch]; ok && other != s.ID {
+		k.fail("two established leaders in epoch %d: %d and %d", epoch, other, s.ID)
+		return
+	}
+	k.leaderOf[epoch] = s.ID
+	k.c.tracef("established", "%d established epoch %d", s.ID, epoch)
+	for _, z := range k.acked {
+		if !s.Disk.contains(z, k.ackedData[z]) {
+			k.fail("leader %d of epoch %d lacks %s, acknowledged to a client", s.ID, epoch, zab.FormatZxid(z))
+			return
+		}
+	}
+}
+
+// checkConverged: every server runs, serves, and applied the same
+// sequence, which contains every acknowledged txn; durable logs agree with
+// the ledger on their committed part.
+func (k *checker) checkConverged() error {
+	c := k.c
+	var ref []zab.Entry
+	var refID uint64
+	for i, id := range c.ids {
+		s := c.servers[id]
+		if i == 0 {
+			ref, refID = s.Applied, id
+			continue
+		}
+		if len(s.Applied) != len(ref) || Digest(s.Applied) != Digest(ref) {
+			return fmt.Errorf("replicas diverge: %d applied %d txns (digest %x), %d applied %d (digest %x)",
+				refID, len(ref), Digest(ref), id, len(s.Applied), Digest(s.Applied))
+		}
+	}
+	have := map[int64]string{}
+	for _, e := range ref {
+		have[e.Zxid] = string(e.Data)
+	}
+	for _, z := range k.acked {
+		if d, ok := have[z]; !ok || d != string(k.ackedData[z]) {
+			return fmt.Errorf("acknowledged txn %s is missing from the converged state", zab.FormatZxid(z))
+		}
+	}
+	for _, id := range c.ids {
+		d := c.servers[id].Disk
+		for _, e := range d.allEntries() {
+			if e.Zxid > d.CommitMark {
+				break
+			}
+			if got, ok := have[e.Zxid]; !ok || got != string(e.Data) {
+				return fmt.Errorf("server %d's durable log has committed %s that is not in the converged state", id, zab.FormatZxid(e.Zxid))
+			}
+		}
+	}
+	return nil
+}

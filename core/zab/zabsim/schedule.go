@@ -1,0 +1,271 @@
+package zabsim
+
+import (
+	"fmt"
+	"math/rand"
+	"slices"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/zoogate/zoogate/core/zab"
+)
+
+// RunConfig bounds a random schedule.
+type RunConfig struct {
+	// ChaosTicks is how long faults and proposals are injected.
+	ChaosTicks int
+	// QuietTicks bounds how long the healed, quiet cluster may take to
+	// converge.
+	QuietTicks int
+	// StepsPerTick is the number of micro-steps per tick.
+	StepsPerTick int
+	Logger       hclog.Logger
+}
+
+// DefaultRunConfig is what TestSim uses.
+func DefaultRunConfig() RunConfig {
+	return RunConfig{ChaosTicks: 120, QuietTicks: 400, StepsPerTick: 10}
+}
+
+// Report summarises a run.
+type Report struct {
+	Seed                                   int64
+	Voters, Observers                      int
+	Proposed, Acked, Committed, Syncs      int
+	Crashes, MidReadyCrashes, Partitions   int
+	Breaks, Compactions, Epochs, Exhausted int
+	Messages, Dropped                      int
+	ConvergeTicks                          int
+}
+
+func (r Report) String() string {
+	return fmt.Sprintf("seed=%d voters=%d observers=%d proposed=%d acked=%d committed=%d syncs=%d crashes=%d(mid-ready %d) partitions=%d breaks=%d compactions=%d epochs=%d exhausted=%d msgs=%d dropped=%d converge=%dticks",
+		r.Seed, r.Voters, r.Observers, r.Proposed, r.Acked, r.Committed, r.Syncs, r.Crashes, r.MidReadyCrashes,
+		r.Partitions, r.Breaks, r.Compactions, r.Epochs, r.Exhausted, r.Messages, r.Dropped, r.ConvergeTicks)
+}
+
+type scheduled struct {
+	at   int64
+	what string
+	id   uint64
+}
+
+// Run executes one seeded random schedule and returns its report and the
+// first violated invariant (or a failure to converge).
+func Run(seed int64, rc RunConfig) (*Cluster, Report, error) {
+	rng := rand.New(rand.NewSource(seed))
+	rep := Report{Seed: seed}
+	nv := []int{1, 3, 3, 3, 5, 5, 2, 4}[rng.Intn(8)]
+	no := []int{0, 0, 1, 2}[rng.Intn(4)]
+	opts := Options{
+		Seed:           rng.Int63(),
+		InitLimit:      5 + rng.Intn(6),
+		SyncLimit:      2 + rng.Intn(4),
+		ElectionTicks:  1 + rng.Intn(3),
+		FinalizeTicks:  rng.Intn(3),
+		MaxDelay:       1 + rng.Int63n(int64(rc.StepsPerTick)),
+		MaxNoticeDelay: 1 + rng.Int63n(int64(3*rc.StepsPerTick)),
+		LazyCommitMark: rng.Intn(2) == 0,
+		Logger:         rc.Logger,
+	}
+	if rng.Intn(4) == 0 {
+		opts.MaxCounter = 3 + rng.Int63n(10)
+	}
+	for i := 1; i <= nv; i++ {
+		opts.Voters = append(opts.Voters, uint64(i))
+	}
+	for i := 1; i <= no; i++ {
+		opts.Observers = append(opts.Observers, uint64(nv+i))
+	}
+	rep.Voters, rep.Observers = nv, no
+	c := NewCluster(opts)
+
+	// Fault rates per micro-step, varied per seed.
+	pPropose := 0.05 + rng.Float64()*0.2
+	pCrash := rng.Float64() * 0.004
+	pMidCrash := rng.Float64() * 0.5
+	pPartition := rng.Float64() * 0.003
+	pBreak := rng.Float64() * 0.004
+	pCompact := rng.Float64() * 0.004
+	pSync := rng.Float64() * 0.02
+	var agenda []scheduled
+	payload := 0
+	ticks := 0
+
+	step := func(chaos bool) {
+		if chaos {
+			if rng.Float64() < pPropose {
+				for _, id := range c.Leaders() {
+					payload++
+					_, err := c.Propose(id, fmt.Appendf(nil, "s%d-%d", seed, payload))
+					if err == nil {
+						rep.Proposed++
+					} else if err == zab.ErrCounterExhausted {
+						rep.Exhausted++
+					}
+				}
+			}
+			if rng.Float64() < pCrash {
+				up := c.upIDs()
+				if len(up) > 0 {
+					id := up[rng.Intn(len(up))]
+					cut := Cut(-1)
+					if rng.Float64() < pMidCrash {
+						cut = Cut(rng.Intn(int(cutCount)))
+						rep.MidReadyCrashes++
+					}
+					c.Crash(id, cut)
+					rep.Crashes++
+					agenda = append(agenda, scheduled{at: c.now + 1 + rng.Int63n(int64(20*rc.StepsPerTick)), what: "restart", id: id})
+				}
+			}
+			if rng.Float64() < pPartition {
+				ids := slices.Clone(c.ids)
+				rng.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
+				k := 1 + rng.Intn(len(ids))
+				c.Partition(ids[:k], ids[k:])
+				rep.Partitions++
+				agenda = append(agenda, scheduled{at: c.now + 1 + rng.Int63n(int64(15*rc.StepsPerTick)), what: "heal"})
+			}
+			if rng.Float64() < pBreak && len(c.ids) > 1 {
+				a := c.ids[rng.Intn(len(c.ids))]
+				b := c.ids[rng.Intn(len(c.ids))]
+				if a != b {
+					c.Disconnect(a, b)
+				}
+			}
+			if rng.Float64() < pCompact {
+				up := c.upIDs()
+				if len(up) > 0 && c.Compact(up[rng.Intn(len(up))]) == nil {
+					rep.Compactions++
+				}
+			}
+			if rng.Float64() < pSync {
+				for _, id := range c.upIDs() {
+					if c.servers[id].Soft.Serving && rng.Intn(2) == 0 {
+						payload++
+						_ = c.Sync(id, fmt.Sprintf("sync-%d", payload))
+					}
+				}
+			}
+			// A crash in the middle of executing a Ready.
+			if rng.Float64() < pCrash*pMidCrash {
+				for _, id := range c.upIDs() {
+					if c.servers[id].Node.HasReady() {
+						c.Crash(id, Cut(rng.Intn(int(cutCount))))
+						rep.Crashes++
+						rep.MidReadyCrashes++
+						agenda = append(agenda, scheduled{at: c.now + 1 + rng.Int63n(int64(20*rc.StepsPerTick)), what: "restart", id: id})
+						break
+					}
+				}
+			}
+		}
+		// Scheduled restarts and heals.
+		keep := agenda[:0]
+		for _, a := range agenda {
+			if a.at > c.now {
+				keep = append(keep, a)
+				continue
+			}
+			switch a.what {
+			case "restart":
+				if err := c.Restart(a.id); err != nil {
+					c.chk.fail("restart %d: %v", a.id, err)
+				}
+			case "heal":
+				c.Heal()
+			}
+		}
+		agenda = keep
+		// Deliver what is due, a random number of messages.
+		for k := rng.Intn(8); k >= 0; k-- {
+			if !c.DeliverOne() {
+				break
+			}
+		}
+		c.ProcessAll()
+		c.now++
+		if c.now%int64(rc.StepsPerTick) == 0 {
+			c.Tick()
+			ticks++
+		}
+	}
+
+	finish := func(err error) (*Cluster, Report, error) {
+		rep.Acked = len(c.chk.acked)
+		rep.Committed = len(c.chk.ledger)
+		rep.Syncs = c.chk.syncs
+		rep.Epochs = len(c.chk.leaderOf)
+		rep.Breaks = c.net.breaks
+		rep.Messages, rep.Dropped = c.net.sent, c.net.dropped
+		return c, rep, err
+	}
+
+	for ticks < rc.ChaosTicks {
+		step(true)
+		if err := c.Err(); err != nil {
+			return finish(err)
+		}
+	}
+	// Quiet: heal, restart everyone, no more faults or proposals.
+	c.Heal()
+	agenda = nil
+	for _, id := range c.ids {
+		if err := c.Restart(id); err != nil {
+			return finish(fmt.Errorf("restart %d: %w", id, err))
+		}
+	}
+	start := ticks
+	for ticks-start < rc.QuietTicks {
+		step(false)
+		if err := c.Err(); err != nil {
+			return finish(err)
+		}
+		if c.now%int64(rc.StepsPerTick) == 0 && c.converged() {
+			rep.ConvergeTicks = ticks - start
+			return finish(c.chk.checkConverged())
+		}
+	}
+	return finish(fmt.Errorf("no convergence within %d quiet ticks", rc.QuietTicks))
+}
+
+func (c *Cluster) upIDs() []uint64 {
+	var out []uint64
+	for _, id := range c.ids {
+		if c.servers[id].Up() {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// converged: one established leader, everyone serving under it with
+// nothing in flight and everything it logged committed and applied
+// everywhere.
+func (c *Cluster) converged() bool {
+	leaders := c.Leaders()
+	if len(leaders) != 1 {
+		return false
+	}
+	l := c.servers[leaders[0]].Node.Status()
+	if l.Committed != l.LastLogged {
+		return false
+	}
+	for _, id := range c.ids {
+		s := c.servers[id]
+		if !s.Up() || s.Node.HasReady() {
+			return false
+		}
+		st := s.Node.Status()
+		if !st.Serving || (id != l.ID && st.Leader != l.ID) {
+			return false
+		}
+		if len(s.Applied) == 0 && l.Committed != 0 {
+			return false
+		}
+		if len(s.Applied) > 0 && s.Applied[len(s.Applied)-1].Zxid != l.Committed {
+			return false
+		}
+	}
+	return true
+}
