@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-zookeeper/zk"
@@ -93,6 +95,7 @@ func dialSession(ctx context.Context, servers []string, timeout time.Duration, l
 	}
 	conn, _, err := zk.Connect(servers, timeout,
 		zk.WithHostProvider(newHostList(servers)),
+		zk.WithDialer(dialClamped),
 		zk.WithLogger(zkLogger{log.Named("zk")}),
 		zk.WithLogInfo(false),
 		zk.WithEventCallback(cb),
@@ -204,4 +207,44 @@ func makeValue(n int) []byte {
 		v[i] = 'a' + byte(i%26)
 	}
 	return v
+}
+
+// handshakeTimeout bounds how long a connection may stay silent before the
+// server's first byte. go-zk waits up to ten times its receive timeout for
+// the connect response; a server that accepts connections while it is
+// still starting (or electing) may never answer, which would stall a probe
+// for a minute. Once the first byte arrives, go-zk's own deadlines apply.
+const handshakeTimeout = 2 * time.Second
+
+// dialClamped is a zk.Dialer whose connections clamp read deadlines to
+// handshakeTimeout until the server has sent something.
+func dialClamped(network, address string, timeout time.Duration) (net.Conn, error) {
+	c, err := net.DialTimeout(network, address, timeout)
+	if err != nil {
+		return nil, err
+	}
+	return &clampedConn{Conn: c}, nil
+}
+
+type clampedConn struct {
+	net.Conn
+	heard atomic.Bool
+}
+
+func (c *clampedConn) SetReadDeadline(t time.Time) error {
+	if !c.heard.Load() {
+		if limit := time.Now().Add(handshakeTimeout); t.IsZero() || t.After(limit) {
+			t = limit
+		}
+	}
+	return c.Conn.SetReadDeadline(t)
+}
+
+func (c *clampedConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 && !c.heard.Load() {
+		c.heard.Store(true)
+		_ = c.Conn.SetReadDeadline(time.Time{}) // go-zk set none for what follows
+	}
+	return n, err
 }

@@ -83,6 +83,7 @@ func dialPolling(ctx context.Context, servers []string, timeout time.Duration, l
 	var once sync.Once
 	conn, _, err := zk.Connect(servers, timeout,
 		zk.WithHostProvider(newPollingHosts(servers, quit)),
+		zk.WithDialer(dialClamped),
 		zk.WithLogger(zkLogger{log.Named("zk")}),
 		zk.WithLogInfo(false),
 		zk.WithEventCallback(func(ev zk.Event) {

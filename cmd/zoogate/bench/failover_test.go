@@ -1,0 +1,162 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// scriptsDir is scripts/bench, whose lib.sh lays out and starts servers and
+// whose kill-leader.sh / restart-node.sh bench.sh passes to failover.
+func scriptsDir(t *testing.T) string {
+	t.Helper()
+	dir, err := filepath.Abs("../../../scripts/bench")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "lib.sh")); err != nil {
+		t.Fatalf("scripts/bench/lib.sh: %v", err)
+	}
+	return dir
+}
+
+// startEnsemble lays out and starts an n-node Apache ZooKeeper ensemble
+// with scripts/bench/lib.sh, and kills it when the test ends.
+func startEnsemble(t *testing.T, n int) (sysDir string, servers []string) {
+	t.Helper()
+	requireZooKeeper(t)
+	scripts := scriptsDir(t)
+	sysDir = t.TempDir()
+	t.Cleanup(func() {
+		// Kill whatever node pids the scripts recorded (restarts rewrite them).
+		files, _ := filepath.Glob(filepath.Join(sysDir, "nodes", "*", "pid"))
+		for _, f := range files {
+			b, _ := os.ReadFile(f)
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	})
+	script := fmt.Sprintf(`set -e; . %q/lib.sh; ZK_HEAP=256m; zk_setup %q 2000 %d; start_all %q; servers_of %q`,
+		scripts, sysDir, n, sysDir, sysDir)
+	out, err := exec.Command("bash", "-c", script).CombinedOutput()
+	if err != nil {
+		t.Fatalf("lib.sh could not start the ensemble: %v\n%s", err, out)
+	}
+	servers = splitServers(strings.TrimSpace(string(out)))
+	if len(servers) != n {
+		t.Fatalf("servers_of printed %q, want %d addresses", out, n)
+	}
+	procs := make([]*zkProc, n)
+	for i, s := range servers {
+		procs[i] = &zkProc{addr: s, log: filepath.Join(sysDir, "nodes", strconv.Itoa(i+1), "server.log")}
+	}
+	waitServing(t, procs)
+	return sysDir, servers
+}
+
+func TestFailoverKillsTheLeaderAndMeasuresRecovery(t *testing.T) {
+	t.Parallel()
+	sysDir, servers := startEnsemble(t, 3)
+	scripts := scriptsDir(t)
+	cfg := DefaultFailoverConfig()
+	cfg.Servers = servers
+	cfg.Writers = 3
+	cfg.Trials = 2
+	cfg.Settle = 300 * time.Millisecond
+	cfg.TrialTimeout = 30 * time.Second
+	cfg.ReadyTimeout = 60 * time.Second
+	cfg.KillCmd = fmt.Sprintf("%q/kill-leader.sh %q", scripts, sysDir)
+	cfg.RestartCmd = fmt.Sprintf("%q/restart-node.sh %q", scripts, sysDir)
+	rep, err := RunFailover(context.Background(), cfg, testLogger(t))
+	if err != nil {
+		t.Fatalf("failover: %v (report %+v)", err, rep)
+	}
+	if len(rep.Trials) != 2 || rep.Recovered != 2 {
+		t.Fatalf("trials %d, recovered %d; want 2 and 2: %+v", len(rep.Trials), rep.Recovered, rep.Trials)
+	}
+	for _, tr := range rep.Trials {
+		if !strings.HasPrefix(tr.KillOutput, "killed leader node ") {
+			t.Errorf("trial %d: kill output %q", tr.Trial, tr.KillOutput)
+		}
+		if tr.KillAtFrom != "command output" {
+			t.Errorf("trial %d: kill moment from %q, want the script's marker line", tr.Trial, tr.KillAtFrom)
+		}
+		// Losing the leader stops writes until a new one is elected: the
+		// window cannot be zero, and all writers recover after the first.
+		if tr.WindowMs <= 0 || tr.AllWritersMs < tr.WindowMs {
+			t.Errorf("trial %d: window %.1f ms, all writers %.1f ms", tr.Trial, tr.WindowMs, tr.AllWritersMs)
+		}
+		if tr.ReadyMs <= 0 || !strings.HasPrefix(tr.RestartOutput, "restarted node ") {
+			t.Errorf("trial %d: restart %q ready after %.1f ms", tr.Trial, tr.RestartOutput, tr.ReadyMs)
+		}
+	}
+	if rep.MedianWindowMs <= 0 {
+		t.Errorf("median window %.1f", rep.MedianWindowMs)
+	}
+	// JSON shape of the report.
+	var buf bytes.Buffer
+	if err := writeJSON(&buf, rep); err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"servers", "writers", "kill_cmd", "trials", "recovered", "median_window_ms", "median_all_writers_ms"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("failover report has no %q", k)
+		}
+	}
+}
+
+func TestFailoverReportsAFailingKillCommand(t *testing.T) {
+	t.Parallel()
+	addr := sharedServer(t)
+	cfg := DefaultFailoverConfig()
+	cfg.Servers = []string{addr}
+	cfg.Trials = 1
+	cfg.Settle = 100 * time.Millisecond
+	cfg.KillCmd = "echo no such server >&2; exit 3"
+	rep, err := RunFailover(context.Background(), cfg, testLogger(t))
+	if !errors.Is(err, ErrCommand) {
+		t.Fatalf("err = %v, want ErrCommand", err)
+	}
+	if len(rep.Trials) != 1 || rep.Trials[0].Recovered || !strings.Contains(rep.Trials[0].Error, "no such server") {
+		t.Fatalf("trial = %+v, want a failed, unrecovered trial naming the command's output", rep.Trials)
+	}
+}
+
+// A kill command that kills nothing: writes never stop, so the first write
+// issued after the "kill" succeeds almost at once.
+func TestFailoverWithAHarmlessKillRecoversAtOnce(t *testing.T) {
+	t.Parallel()
+	addr := sharedServer(t)
+	cfg := DefaultFailoverConfig()
+	cfg.Servers = []string{addr}
+	cfg.Writers = 2
+	cfg.Trials = 1
+	cfg.Settle = 100 * time.Millisecond
+	cfg.KillCmd = "echo killed-at-unix-ns: $(date +%s%N); echo pretend"
+	rep, err := RunFailover(context.Background(), cfg, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := rep.Trials[0]
+	if !tr.Recovered || tr.FailedWrites != 0 || tr.KillOutput != "pretend" || tr.KillAtFrom != "command output" {
+		t.Fatalf("trial = %+v", tr)
+	}
+	if tr.WindowMs > 5000 {
+		t.Fatalf("window %.1f ms although nothing was killed", tr.WindowMs)
+	}
+}
