@@ -6,14 +6,23 @@ import (
 	"net"
 	"strings"
 	"time"
+
+	"github.com/zoogate/zoogate/storage"
+	"github.com/zoogate/zoogate/storage/vfs"
 )
 
 // Config is one server's settings. The topology file is mapped onto it by
 // the binary; tests build it directly from DefaultConfig.
 type Config struct {
-	ServerID          int64         // 1..254; standalone uses 1
-	ClientAddr        string        // host:port for clients
-	DataDir           string        // where durable state lives
+	ServerID          int64  // 1..254; standalone uses 1
+	ClientAddr        string // host:port for clients
+	DataDir           string // where durable state lives; "" keeps everything in memory (tests)
+	FS                vfs.FS // file system under DataDir; nil = the real one
+	Log               storage.LogConfig
+	SnapCount         int           // transactions between snapshots (with jitter, as ZooKeeper)
+	SnapRetainCount   int           // snapshots kept by the purge (their logs too)
+	PurgeInterval     time.Duration // how often old snapshots and logs are purged; 0 = never
+	Recover           bool          // fall back to an older snapshot when the newest is corrupt
 	Tick              time.Duration // ZooKeeper's tickTime
 	MinSessionTimeout time.Duration // 0 = 2 × Tick
 	MaxSessionTimeout time.Duration // 0 = 20 × Tick
@@ -50,6 +59,10 @@ func DefaultConfig() Config {
 		ClientAddr:             "127.0.0.1:2181",
 		DataDir:                "data",
 		Tick:                   2 * time.Second,
+		Log:                    storage.DefaultLogConfig(),
+		SnapCount:              100000,
+		SnapRetainCount:        3,
+		PurgeInterval:          time.Hour,
 		MaxClientCnxns:         60,
 		MaxPacketSize:          0xfffff,
 		FourLetterWords:        append([]string(nil), DefaultFourLetterWords...),
@@ -104,6 +117,20 @@ func (c *Config) Validate() error {
 	}
 	if c.ContainerMaxPerMinute <= 0 {
 		add("ContainerMaxPerMinute", "must be positive, got %d", c.ContainerMaxPerMinute)
+	}
+	if c.DataDir != "" {
+		if err := c.Log.Validate(); err != nil {
+			add("Log", "%v", err)
+		}
+	}
+	if c.SnapCount < 2 {
+		add("SnapCount", "must be at least 2, got %d", c.SnapCount)
+	}
+	if c.SnapRetainCount < 1 {
+		add("SnapRetainCount", "must be at least 1, got %d", c.SnapRetainCount)
+	}
+	if c.PurgeInterval < 0 {
+		add("PurgeInterval", "must not be negative, got %v", c.PurgeInterval)
 	}
 	if c.GlobalOutstandingLimit <= 0 {
 		add("GlobalOutstandingLimit", "must be positive, got %d", c.GlobalOutstandingLimit)

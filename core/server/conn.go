@@ -264,6 +264,12 @@ func (c *conn) processLoop() {
 				c.close()
 				return
 			}
+			if it.w.unknown {
+				// The log failed under this write: its outcome is unknown,
+				// so the client must not get an answer it would trust.
+				c.close()
+				return
+			}
 			reply = it.w.reply
 		case it.reply != nil:
 			reply = it.reply

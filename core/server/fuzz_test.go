@@ -34,6 +34,7 @@ func FuzzRequest(f *testing.F) {
 		proto.EncodeMulti(e, []proto.MultiOp{{Type: proto.OpGetData, Read: &proto.PathWatch{Path: "/a"}}})
 	})
 	cfg := DefaultConfig()
+	cfg.DataDir = "" // memory only
 	cfg.TTLNodes = true
 	s, err := New(cfg, nil)
 	if err != nil {

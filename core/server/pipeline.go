@@ -24,21 +24,11 @@ type pendingWrite struct {
 	reply []byte
 	err   error
 	done  chan struct{}
+
+	durable chan struct{} // logCommitter: closed when the log answered
+	logErr  error         // the log's answer
+	unknown bool          // the log failed: outcome unknown, drop the client
 }
-
-// Committer makes prepared transactions durable and ordered. It must call
-// apply exactly once per Commit, in the order of the Commit calls, and only
-// once the transaction may be acknowledged (durable, or committed by a
-// quorum). A Commit with w.txn == nil is a barrier (sync): apply it after
-// everything committed before it.
-type Committer interface {
-	Commit(w *pendingWrite)
-}
-
-// memCommitter applies at once: state lives in memory only.
-type memCommitter struct{ apply func(*pendingWrite) }
-
-func (m *memCommitter) Commit(w *pendingWrite) { m.apply(w) }
 
 // submit hands a write to the sequencer, blocking while the global
 // outstanding limit is reached; false if the server or connection closed.
@@ -103,22 +93,25 @@ func (s *Server) internalWrite(req *prep.Request) *pendingWrite {
 // createSession logs a createSession transaction and waits for it.
 func (s *Server) createSession(c *conn, timeout time.Duration) (int64, error) {
 	sid := s.sessions.newID()
-	s.sessions.add(sid, timeout, time.Now())
-	s.sessions.setConn(sid, c)
 	w := s.internalWrite(&prep.Request{SessionID: sid, Type: proto.OpCreateSession, Timeout: int32(timeout.Milliseconds())})
 	if !s.submit(w, c.closed) {
-		s.sessions.remove(sid)
-		return 0, fmt.Errorf("server closing")
+		return 0, ErrServerClosed
 	}
 	select {
 	case <-w.done:
 	case <-s.closing:
-		return 0, fmt.Errorf("server closing")
+		return 0, ErrServerClosed
 	}
 	if w.err != nil {
-		s.sessions.remove(sid)
 		return 0, w.err
 	}
+	if w.unknown {
+		return 0, s.writesStopped()
+	}
+	// The session's clock starts once it exists: a slow disk must not
+	// expire it before the client heard of it.
+	s.sessions.add(sid, timeout, time.Now())
+	s.sessions.setConn(sid, c)
 	return sid, nil
 }
 
@@ -135,6 +128,16 @@ func (s *Server) sequencer() {
 		}
 		if w.req == nil {
 			s.committer.Commit(w)
+			continue
+		}
+		if err := s.writesStopped(); err != nil {
+			if w.req.Type == proto.OpCreateSession {
+				// Like a ZooKeeper server in read-only mode: the session is
+				// local to this server (not logged) and can only read.
+				close(w.done)
+				continue
+			}
+			s.refuse(w, err)
 			continue
 		}
 		s.mu.RLock()
@@ -169,11 +172,10 @@ func (s *Server) apply(w *pendingWrite) {
 		w.reply = s.writeReply(w, res)
 	}
 	s.mu.Unlock()
-	switch b := x.Body.(type) {
-	case *txn.CloseSession:
-		_ = b
+	if x.Type == proto.OpCloseSession {
 		s.sessions.remove(x.SessionID)
 	}
+	s.snapshotter.applied()
 	close(w.done)
 }
 

@@ -39,22 +39,26 @@ type Server struct {
 	prep    *prep.Prep
 	watches *watch.Manager
 
-	sessions  *sessionTracker
-	committer Committer
-	writes    chan *pendingWrite
-	lastZxid  atomic.Int64 // last applied
-	nextZxid  int64        // sequencer only
+	sessions    *sessionTracker
+	committer   Committer
+	disk        *disk // nil when DataDir is "" (memory only)
+	snapshotter *snapshotter
+	writeErr    atomic.Pointer[error] // the log failure that stopped writes
+	writes      chan *pendingWrite
+	lastZxid    atomic.Int64 // last applied
+	nextZxid    int64        // sequencer only
 
 	connMu   sync.Mutex
 	conns    map[watch.ID]*conn
 	perIP    map[string]int
 	nextConn watch.ID
 
-	ln      net.Listener
-	stats   serverStats
-	closing chan struct{}
-	once    sync.Once
-	wg      sync.WaitGroup
+	ln       net.Listener
+	stats    serverStats
+	closing  chan struct{}
+	once     sync.Once
+	diskOnce sync.Once
+	wg       sync.WaitGroup
 }
 
 // New builds a server from a validated config. Nothing listens until Start.
@@ -75,11 +79,39 @@ func New(cfg Config, log hclog.Logger) (*Server, error) {
 		writes:  make(chan *pendingWrite, cfg.GlobalOutstandingLimit),
 		closing: make(chan struct{}),
 	}
-	s.prep = prep.New(prep.Config{TTLEnabled: cfg.TTLNodes, SkipACL: cfg.SkipACL}, s.tree)
 	s.sessions = newSessionTracker(cfg.ServerID, cfg.Tick, time.Now(), cfg.SessionSecret)
 	s.committer = &memCommitter{apply: s.apply}
+	replayed := 0
+	if cfg.DataDir != "" {
+		d, t, n, err := s.recoverDisk()
+		if err != nil {
+			return nil, err
+		}
+		s.disk, s.tree, replayed = d, t, n
+		s.committer = newLogCommitter(s, d.log)
+		s.snapshotter = newSnapshotter(s)
+		// Sessions from before the restart live on until they expire, so
+		// their clients can reconnect to them.
+		now := time.Now()
+		for id, to := range t.Sessions() {
+			s.sessions.add(id, time.Duration(to)*time.Millisecond, now)
+		}
+	}
+	s.nextZxid = s.tree.LastZxid()
+	s.lastZxid.Store(s.tree.LastZxid())
+	s.prep = prep.New(prep.Config{TTLEnabled: cfg.TTLNodes, SkipACL: cfg.SkipACL}, s.tree)
+	if s.disk != nil {
+		s.log.Info("recovered", "data_dir", cfg.DataDir, "zxid", hexZxid(s.tree.LastZxid()), "nodes", s.tree.NodeCount(),
+			"sessions", len(s.tree.Sessions()), "replayed_txns", replayed)
+		if replayed > 0 {
+			s.snapshotter.kick <- nil // snapshot soon, so the next start replays less
+		}
+	}
 	return s, nil
 }
+
+// ErrServerClosed is returned by calls made while the server shuts down.
+var ErrServerClosed = errors.New("server closed")
 
 // Start listens on the client address and starts serving.
 func (s *Server) Start() error {
@@ -91,6 +123,10 @@ func (s *Server) Start() error {
 	s.started = time.Now()
 	s.log.Info("serving clients", "addr", ln.Addr().String(), "mode", "standalone")
 	s.wg.Add(4)
+	if s.snapshotter != nil {
+		s.wg.Add(1)
+		go s.snapshotter.loop()
+	}
 	go s.acceptLoop()
 	go s.sequencer()
 	go s.expiryLoop()
@@ -119,7 +155,23 @@ func (s *Server) Close() error {
 		s.connMu.Unlock()
 	})
 	s.wg.Wait()
+	s.closeDisk()
 	return nil
+}
+
+// closeDisk stops the applier and closes the log, once, after every
+// goroutine that could commit has stopped.
+func (s *Server) closeDisk() {
+	s.diskOnce.Do(func() {
+		if lc, ok := s.committer.(*logCommitter); ok {
+			lc.stop()
+		}
+		if s.disk != nil {
+			if err := s.disk.log.Close(); err != nil {
+				s.log.Warn("closing the transaction log", "error", err)
+			}
+		}
+	})
 }
 
 // Shutdown is Close with a deadline for the goroutines to finish.
