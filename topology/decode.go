@@ -11,6 +11,9 @@ import (
 	"github.com/hashicorp/go-hclog"
 )
 
+// MaxFileSize is the largest topology file Parse accepts.
+const MaxFileSize = 1 << 20
+
 // Load reads and parses the topology file at path; see Parse.
 func Load(path string) (*File, error) {
 	data, err := os.ReadFile(path)
@@ -26,6 +29,15 @@ func Load(path string) (*File, error) {
 // wrong type, and everything Validate reports. A TOML syntax error stops
 // there and is reported alone, at the line and column the TOML parser gives.
 func Parse(data []byte, filename string) (*File, error) {
+	if len(data) > MaxFileSize {
+		return nil, asError([]*Problem{{File: filename,
+			Msg: fmt.Sprintf("file is %d bytes; a topology file is at most %d", len(data), MaxFileSize)}})
+	}
+	lines, deepLine := scanLinesDepth(data)
+	if deepLine > 0 {
+		return nil, asError([]*Problem{{File: filename, Line: deepLine,
+			Msg: fmt.Sprintf("nested too deeply (more than %d levels of arrays, inline tables or key parts)", maxValueDepth)}})
+	}
 	var raw map[string]any
 	if _, err := toml.Decode(string(data), &raw); err != nil {
 		p := &Problem{File: filename, Msg: err.Error(), Err: err}
@@ -35,7 +47,7 @@ func Parse(data []byte, filename string) (*File, error) {
 		}
 		return nil, asError([]*Problem{p})
 	}
-	d := &decoder{file: filename, lines: scanLines(data), bad: map[string]bool{}}
+	d := &decoder{file: filename, lines: lines, bad: map[string]bool{}}
 	f := d.decodeFile(raw)
 	f.Path, f.lines = filename, d.lines
 	problems := d.problems

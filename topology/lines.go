@@ -31,9 +31,14 @@ func (ix lineIndex) exact(k keyPath) int {
 	return ix[k.String()]
 }
 
-// maxValueDepth bounds the recursion into nested arrays and inline tables;
-// deeper values are skipped without recording their keys.
-const maxValueDepth = 32
+// Bounds on what the scanner follows. A topology file needs a handful of
+// levels; deeper documents are refused by Parse before the TOML parser sees
+// them (its run time grows quickly with nesting).
+const (
+	maxValueDepth = 32 // nested arrays and inline tables
+	maxKeyParts   = 32 // parts of one dotted key or header
+	maxPathLen    = 64 // segments of a recorded key path
+)
 
 type lineScanner struct {
 	src    string
@@ -42,10 +47,20 @@ type lineScanner struct {
 	ix     lineIndex
 	table  keyPath        // current table from the last header
 	arrays map[string]int // array-of-tables path -> tables seen so far
+	// deepLine is the first line where the document goes past the bounds
+	// above (0 if it never does).
+	deepLine int
 }
 
 // scanLines builds the line index of a TOML document.
 func scanLines(src []byte) lineIndex {
+	ix, _ := scanLinesDepth(src)
+	return ix
+}
+
+// scanLinesDepth builds the line index and also returns the first line where
+// the document nests deeper than the scanner follows (0 if nowhere).
+func scanLinesDepth(src []byte) (lineIndex, int) {
 	s := &lineScanner{src: string(src), line: 1, ix: lineIndex{}, arrays: map[string]int{}}
 	for s.pos < len(s.src) {
 		start := s.pos
@@ -54,7 +69,33 @@ func scanLines(src []byte) lineIndex {
 			s.advance()
 		}
 	}
-	return s.ix
+	return s.ix, s.deepLine
+}
+
+func (s *lineScanner) tooDeep() {
+	if s.deepLine == 0 {
+		s.deepLine = s.line
+	}
+}
+
+// child returns p.key(name), or p itself once p is as long as recorded paths
+// may be.
+func (s *lineScanner) child(p keyPath, name string) keyPath {
+	if len(p) >= maxPathLen {
+		s.tooDeep()
+		return p
+	}
+	return p.key(name)
+}
+
+// elem returns p.index(i), or p itself once p is as long as recorded paths
+// may be.
+func (s *lineScanner) elem(p keyPath, i int) keyPath {
+	if len(p) >= maxPathLen {
+		s.tooDeep()
+		return p
+	}
+	return p.index(i)
 }
 
 // statement scans one line-level item: blank, comment, header or key/value.
@@ -88,15 +129,15 @@ func (s *lineScanner) header() {
 	segs := s.keyNames()
 	var p keyPath
 	for i, name := range segs {
-		p = p.key(name)
+		p = s.child(p, name)
 		if isArray && i == len(segs)-1 {
 			k := p.String()
 			n := s.arrays[k]
 			s.arrays[k] = n + 1
 			s.record(p, line)
-			p = p.index(n)
+			p = s.elem(p, n)
 		} else if n, ok := s.arrays[p.String()]; ok && n > 0 {
-			p = p.index(n - 1)
+			p = s.elem(p, n-1)
 		}
 	}
 	if len(segs) == 0 {
@@ -115,7 +156,7 @@ func (s *lineScanner) keyValue(table keyPath, depth int) {
 	}
 	p := table
 	for _, name := range segs {
-		p = p.key(name)
+		p = s.child(p, name)
 		s.record(p, line)
 	}
 	s.skipSpace()
@@ -151,7 +192,11 @@ func (s *lineScanner) keyNames() []string {
 		default:
 			return names
 		}
-		names = append(names, name)
+		if len(names) < maxKeyParts {
+			names = append(names, name)
+		} else {
+			s.tooDeep()
+		}
 		s.skipSpace()
 		if s.peek() != '.' {
 			return names
@@ -181,12 +226,14 @@ func (s *lineScanner) value(p keyPath, depth int) {
 		}
 	case '[':
 		if depth >= maxValueDepth {
+			s.tooDeep()
 			s.skipNested()
 			return
 		}
 		s.array(p, depth+1)
 	case '{':
 		if depth >= maxValueDepth {
+			s.tooDeep()
 			s.skipNested()
 			return
 		}
@@ -210,7 +257,7 @@ func (s *lineScanner) array(p keyPath, depth int) {
 			return
 		}
 		start := s.pos
-		elem := p.index(i)
+		elem := s.elem(p, i)
 		s.record(elem, s.line)
 		s.value(elem, depth)
 		s.skipBlank()

@@ -346,7 +346,7 @@ func (c *checker) warnings() {
 	case v == 0 && len(f.Nodes) > 0:
 		c.add(nodePath, "no voters: nothing can commit a write")
 	case v > 0 && v%2 == 0:
-		c.add(nodePath, "%d voters: an even count tolerates no more failures than %d voters (%d)", v, v-1, (v-1)/2)
+		c.add(nodePath, "%d voters: an even count tolerates %d failed voters, no more than %d voters would", v, (v-1)/2, v-1)
 	}
 	for i, s := range f.Sites {
 		if s.Primary {
