@@ -87,6 +87,7 @@ type Cluster struct {
 	OnEvent func(kind string, line string)
 	// OnDeliver, when set, sees every message as it is delivered.
 	OnDeliver func(m zab.Message)
+	delivered map[zab.MessageType]int
 }
 
 // NewCluster builds and starts every server.
@@ -107,10 +108,11 @@ func NewCluster(opts Options) *Cluster {
 		opts.Logger = hclog.NewNullLogger()
 	}
 	c := &Cluster{
-		opts:    opts,
-		rng:     rand.New(rand.NewSource(opts.Seed)),
-		net:     newNetwork(),
-		servers: map[uint64]*Server{},
+		opts:      opts,
+		rng:       rand.New(rand.NewSource(opts.Seed)),
+		net:       newNetwork(),
+		servers:   map[uint64]*Server{},
+		delivered: map[zab.MessageType]int{},
 	}
 	c.ids = append(append([]uint64(nil), opts.Voters...), opts.Observers...)
 	slices.Sort(c.ids)
@@ -395,6 +397,7 @@ func (c *Cluster) deliver(l link) {
 			c.chk.fail("Disconnected: %v", err)
 		}
 	} else {
+		c.delivered[e.m.Type]++
 		if c.OnDeliver != nil {
 			c.OnDeliver(e.m)
 		}

@@ -34,13 +34,14 @@ type Report struct {
 	Crashes, MidReadyCrashes, Partitions   int
 	Breaks, Compactions, Epochs, Exhausted int
 	Messages, Dropped                      int
+	Diffs, Truncs, Snaps                   int
 	ConvergeTicks                          int
 }
 
 func (r Report) String() string {
-	return fmt.Sprintf("seed=%d voters=%d observers=%d proposed=%d acked=%d committed=%d syncs=%d crashes=%d(mid-ready %d) partitions=%d breaks=%d compactions=%d epochs=%d exhausted=%d msgs=%d dropped=%d converge=%dticks",
+	return fmt.Sprintf("seed=%d voters=%d observers=%d proposed=%d acked=%d committed=%d syncs=%d crashes=%d(mid-ready %d) partitions=%d breaks=%d compactions=%d epochs=%d exhausted=%d msgs=%d dropped=%d diff/trunc/snap=%d/%d/%d converge=%dticks",
 		r.Seed, r.Voters, r.Observers, r.Proposed, r.Acked, r.Committed, r.Syncs, r.Crashes, r.MidReadyCrashes,
-		r.Partitions, r.Breaks, r.Compactions, r.Epochs, r.Exhausted, r.Messages, r.Dropped, r.ConvergeTicks)
+		r.Partitions, r.Breaks, r.Compactions, r.Epochs, r.Exhausted, r.Messages, r.Dropped, r.Diffs, r.Truncs, r.Snaps, r.ConvergeTicks)
 }
 
 type scheduled struct {
@@ -198,6 +199,7 @@ func Run(seed int64, rc RunConfig) (*Cluster, Report, error) {
 		rep.Epochs = len(c.chk.leaderOf)
 		rep.Breaks = c.net.breaks
 		rep.Messages, rep.Dropped = c.net.sent, c.net.dropped
+		rep.Diffs, rep.Truncs, rep.Snaps = c.delivered[zab.MsgDiff], c.delivered[zab.MsgTrunc], c.delivered[zab.MsgSnap]
 		return c, rep, err
 	}
 

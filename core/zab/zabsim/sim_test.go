@@ -80,6 +80,9 @@ func TestSim(t *testing.T) {
 				totals.Exhausted += rep.Exhausted
 				totals.Syncs += rep.Syncs
 				totals.Breaks += rep.Breaks
+				totals.Diffs += rep.Diffs
+				totals.Truncs += rep.Truncs
+				totals.Snaps += rep.Snaps
 				mu.Unlock()
 				if len(failed) >= 5 {
 					return
@@ -88,9 +91,10 @@ func TestSim(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	t.Logf("%d seeds: proposed=%d acked=%d crashes=%d (mid-ready %d) partitions=%d breaks=%d compactions=%d epochs=%d exhausted=%d syncs=%d",
+	t.Logf("%d seeds: proposed=%d acked=%d crashes=%d (mid-ready %d) partitions=%d breaks=%d compactions=%d epochs=%d exhausted=%d syncs=%d diff/trunc/snap=%d/%d/%d",
 		n, totals.Proposed, totals.Acked, totals.Crashes, totals.MidReadyCrashes, totals.Partitions,
-		totals.Breaks, totals.Compactions, totals.Epochs, totals.Exhausted, totals.Syncs)
+		totals.Breaks, totals.Compactions, totals.Epochs, totals.Exhausted, totals.Syncs,
+		totals.Diffs, totals.Truncs, totals.Snaps)
 	if len(failed) > 0 {
 		t.Fatalf("%d failing seeds:\n%s", len(failed), strings.Join(failed, "\n"))
 	}
