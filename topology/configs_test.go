@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/go-hclog"
 )
 
 // configFiles returns every example file in configs/.
@@ -93,7 +95,7 @@ func TestClusterConfigs(t *testing.T) {
 				Election: "127.0.0.1:" + itoa(3887+id),
 				Gossip:   "127.0.0.1:" + itoa(7945+id),
 				DataDir:  "data/n" + itoa(id), LogDir: "data/n" + itoa(id),
-				LogLevel: 3, // hclog.Info
+				LogLevel: hclog.Info,
 			}
 			if *n != want {
 				t.Errorf("%s: node %d = %+v\nwant %+v", tc.file, id, *n, want)

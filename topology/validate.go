@@ -41,10 +41,10 @@ func (c *checker) add(k keyPath, format string, args ...any) {
 	})
 }
 
-// ref names another key in a message: "node[0].client (line 7)".
+// ref names another key in a message: "node[0].client at line 7".
 func (c *checker) ref(k keyPath) string {
 	if l := c.f.lines.exact(k); l > 0 {
-		return fmt.Sprintf("%s (line %d)", k, l)
+		return fmt.Sprintf("%s at line %d", k, l)
 	}
 	return k.String()
 }
