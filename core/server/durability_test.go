@@ -134,7 +134,10 @@ func crashRound(t *testing.T, seed int64) {
 			if _, err := c.Create(node, nil, 0, open); err != nil {
 				return
 			}
-			_, st, _ := c.Get(node)
+			_, st, err := c.Get(node)
+			if err != nil {
+				return
+			}
 			ack.mu.Lock()
 			ack.created[node] = st.Czxid
 			ack.mu.Unlock()

@@ -42,7 +42,7 @@ func TestFourLetterWords(t *testing.T) {
 	checks := map[string][]string{
 		"srvr": {"Zookeeper version: ", "Mode: standalone", "Node count: 5", "Zxid: 0x"},
 		"stat": {"Clients:", "Mode: standalone"},
-		"conf": {"clientPort=", "tickTime=100", "maxSessionTimeout=2000", "serverId=1"},
+		"conf": {"clientPort=", "tickTime=500", "maxSessionTimeout=10000", "serverId=1"},
 		"cons": {"sid=0x", "lop="},
 		"envi": {"Environment:", "zookeeper.version=3.9.2-zoogate"},
 		"mntr": {"zk_version\t", "zk_server_state\tstandalone", "zk_znode_count\t5", "zk_ephemerals_count\t1", "zk_watch_count\t1"},

@@ -35,7 +35,7 @@ func TestHandshakeSizes(t *testing.T) {
 			t.Fatalf("readOnly=%v: response %d bytes, want %d", ro, len(b), wantResp)
 		}
 		resp, _ := proto.DecodeConnectResponse(b)
-		if _, max := s.cfg.SessionTimeouts(); resp.Timeout != int32(max.Milliseconds()) {
+		if _, hi := s.cfg.SessionTimeouts(); resp.Timeout != int32(min(hi, 3*time.Second).Milliseconds()) {
 			t.Fatalf("timeout %d", resp.Timeout)
 		}
 		if resp.SessionID == 0 || len(resp.Passwd) != 16 {
@@ -45,7 +45,7 @@ func TestHandshakeSizes(t *testing.T) {
 }
 
 func TestTimeoutNegotiation(t *testing.T) {
-	s := startServer(t, nil) // tick 100ms: [200ms, 2s]
+	s := startServer(t, fastTick) // [200ms, 2s]
 	for _, tc := range []struct{ ask, want int32 }{{10, 200}, {1000, 1000}, {60000, 2000}} {
 		r := dialRaw(t, s)
 		e := jute.NewEncoder(nil)
@@ -118,7 +118,7 @@ func TestEphemeralsGoWithSession(t *testing.T) {
 }
 
 func TestSessionExpiry(t *testing.T) {
-	s := startServer(t, nil) // tick 100ms
+	s := startServer(t, fastTick)
 	r := dialRaw(t, s)
 	resp := r.handshake(0, nil, true) // asks 4000ms, negotiated 2000ms max
 	if h, _ := r.call(proto.OpCreate, createBody("/exp", nil, proto.FlagEphemeral)); h.Err != 0 {
@@ -141,7 +141,7 @@ func TestSessionExpiry(t *testing.T) {
 }
 
 func TestPingsKeepSessionAlive(t *testing.T) {
-	s := startServer(t, nil)
+	s := startServer(t, fastTick)
 	r := dialRaw(t, s)
 	r.handshake(0, nil, true)
 	deadline := time.Now().Add(3 * time.Second) // longer than the 2s max timeout
@@ -187,3 +187,6 @@ func TestRequestsAnsweredInOrder(t *testing.T) {
 		}
 	}
 }
+
+// fastTick makes sessions short (tick 100ms: timeouts 200ms..2s).
+func fastTick(c *Config) { c.Tick = 100 * time.Millisecond }
