@@ -165,6 +165,35 @@ var edgeCases = []edgeCase{
 		eExists(sAlice, "/d/acl/c1", false), eChildren(sAnon, "/d/acl/c1", false),
 		// No exists by a session without READ: see aclArea (ZOOKEEPER-2590).
 	}},
+	{"names and sizes", []op{
+		eCreate(sAnon, "/d/ünï €", 0, "open"), eChildren(sAnon, "/d", false), eGet(sAnon, "/d/ünï €", false),
+		eCreate(sAnon, "/d/a b", 0, "open"), eDelete(sAnon, "/d/a b", -1), eDelete(sAnon, "/d/ünï €", -1),
+		{kind: opCreate, sess: sAnon, path: "/d/big", data: make([]byte, 400<<10), acl: openACL.acl, aclName: openACL.name},
+		eGet(sAnon, "/d/big", false), eSet(sAnon, "/d/big", "", -1), eGet(sAnon, "/d/big", false),
+		{kind: opSetData, sess: sAnon, path: "/d/big", version: -1}, eGet(sAnon, "/d/big", false),
+		{kind: opCreate, sess: sAnon, path: "/d/nil", acl: openACL.acl, aclName: openACL.name}, eGet(sAnon, "/d/nil", false),
+	}},
+	// A character outside the BMP: go-zk sends real UTF-8, Java decodes it
+	// to a surrogate pair.
+	{"supplementary characters", []op{
+		eCreate(sAnon, "/d/emoji😀", 0, "open"), eChildren(sAnon, "/d", false), eGet(sAnon, "/d/emoji😀", false),
+		eSet(sAnon, "/d/emoji😀", "e", -1), eDelete(sAnon, "/d/emoji😀", -1), eChildren(sAnon, "/d", false),
+	}},
+	{"events of a multi", []op{
+		eCreate(sAnon, "/d/mw", 0, "open"), eExists(sBob, "/d/mw/a", true), eChildren(sBob, "/d/mw", true),
+		eExists(sAnon, "/d/mw/b", true), eGet(sAnon, "/d/mw", true),
+		eMulti(sAlice, mCreate("/d/mw/a", 0), mCreate("/d/mw/b", 0), mSet("/d/mw", "z", -1), mDelete("/d/mw/a", -1)),
+		eGet(sBob, "/d/mw/b", true), eChildren(sBob, "/d/mw", true), eGet(sAnon, "/d/mw/b", true),
+		eMulti(sAlice, mSet("/d/mw/b", "1", -1), mDelete("/d/mw/b", -1), mCheck("/d/mw", 5)),
+		eMulti(sAlice, mSet("/d/mw/b", "1", -1), mDelete("/d/mw/b", -1)),
+	}},
+	// Keep last: it closes alice's session (index 1).
+	{"closing a session", []op{
+		eCreate(sAlice, "/d/ce", zk.FlagEphemeral, "open"), eCreate(sAlice, "/d/ce2", zk.FlagEphemeralSequential, "open"),
+		eExists(sBob, "/d/ce", true), eChildren(sBob, "/d", true), eGet(sAlice, "/d/ce", true), eExists(sAnon, "/d/ce", true),
+		{kind: opCloseSession, sess: sAlice},
+		eExists(sBob, "/d/ce", false), eChildren(sAnon, "/d", false),
+	}},
 }
 
 // TestDifferentialEdgeCases runs fixed corner-case sequences against both

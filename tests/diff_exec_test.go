@@ -45,7 +45,7 @@ func (s *side) run(o op) reply {
 		} else {
 			data, st, err = c.Get(o.path)
 		}
-		return reply{text: fmt.Sprintf("err=%s data=%q stat=%s", errText(err), data, s.statIf(st, err))}
+		return reply{text: fmt.Sprintf("err=%s data=%s stat=%s", errText(err), dataText(data), s.statIf(st, err))}
 	case opExists:
 		var ok bool
 		var st *zk.Stat
@@ -156,6 +156,14 @@ func errText(err error) string {
 	return err.Error()
 }
 
+// dataText tells null data (a -1 length on the wire) from empty data.
+func dataText(b []byte) string {
+	if b == nil {
+		return "null"
+	}
+	return fmt.Sprintf("%q", b)
+}
+
 func aclText(acl []zk.ACL) string {
 	parts := make([]string, len(acl))
 	for i, a := range acl {
@@ -183,7 +191,10 @@ func (s *side) dumpTree(ss *session) (string, error) {
 			// pins that, so the tree comparison of every seed does not.
 			st.Aversion = 0
 		}
-		fmt.Fprintf(&b, "%s data=%q acl=%s stat=%s\n", p, data, aclText(acl), s.stat(st))
+		if builtIn(p) && len(data) == 0 {
+			data = nil // null on zoogate, empty on ZooKeeper: pinned likewise
+		}
+		fmt.Fprintf(&b, "%s data=%s acl=%s stat=%s\n", p, dataText(data), aclText(acl), s.stat(st))
 		kids, _, err := ss.conn.Children(p)
 		if err != nil {
 			return fmt.Errorf("children %s: %w", p, err)
