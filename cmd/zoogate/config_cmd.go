@@ -31,6 +31,9 @@ func serverConfig(f *topology.File, n *topology.Node) server.Config {
 	cfg.ContainerMaxPerMinute = c.ContainerMaxPerMinute
 	cfg.ContainerMaxNeverUsed = c.ContainerMaxNeverUsed
 	cfg.GlobalOutstandingLimit = c.GlobalOutstandingLimit
+	cfg.SnapCount = c.SnapCount
+	cfg.SnapRetainCount = c.SnapRetainCount
+	cfg.PurgeInterval = c.PurgeInterval
 	cfg.SessionSecret = c.Name
 	return cfg
 }

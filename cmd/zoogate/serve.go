@@ -28,6 +28,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	clientAddr := fs.String("client-addr", "", "client address host:port (overrides the file; default 127.0.0.1:2181)")
 	dataDir := fs.String("data-dir", "", "data directory (overrides the file; default ./data)")
 	logLevel := fs.String("log-level", "", "trace, debug, info, warn or error (default info)")
+	recover := fs.Bool("recover", false, "if the newest snapshot is corrupt, start from an older one plus the log (when the log still covers it)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -53,6 +54,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	if *logLevel != "" {
 		level = *logLevel
 	}
+	cfg.Recover = *recover
 	log := hclog.New(&hclog.LoggerOptions{Name: "zoogate", Level: hclog.LevelFromString(level), Output: stderr})
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		fmt.Fprintf(stderr, "zoogate serve: data dir: %v\n", err)
@@ -67,9 +69,16 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "zoogate serve: %v\n", err)
 		return 1
 	}
+	// SIGUSR1 takes a snapshot now; SIGINT and SIGTERM stop the server.
 	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR1)
 	got := <-sig
+	for got == syscall.SIGUSR1 {
+		if err := srv.Snapshot(); err != nil {
+			log.Error("on-demand snapshot failed", "error", err)
+		}
+		got = <-sig
+	}
 	log.Info("shutting down", "signal", got.String())
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -310,8 +310,8 @@ func runTrial(ctx context.Context, cfg FailoverConfig, n int, log hclog.Logger) 
 		log.Warn(tr.Error)
 	}
 
-	// Restart and wait until every server serves writes again.
-	if cfg.RestartCmd != "" {
+	// Between trials: restart and wait until every server serves writes.
+	if cfg.RestartCmd != "" && n < cfg.Trials {
 		r0 := time.Now()
 		out, err := runShell(ctx, cfg.RestartCmd, cfg.CommandTimeout)
 		tr.RestartOutput = out

@@ -86,7 +86,7 @@ func ParseFailoverArgs(args []string, out io.Writer) (FailoverConfig, error) {
 	servers := fs.String("servers", strings.Join(c.Servers, ","), "comma-separated `host:port` client addresses of the ensemble")
 	fs.IntVar(&c.Writers, "writers", c.Writers, "writer sessions (0: two per server)")
 	fs.StringVar(&c.KillCmd, "kill-cmd", c.KillCmd, "shell command that kills a server, run once per trial")
-	fs.StringVar(&c.RestartCmd, "restart-cmd", c.RestartCmd, "shell command that brings the killed server back, run after each trial")
+	fs.StringVar(&c.RestartCmd, "restart-cmd", c.RestartCmd, "shell command that brings the killed server back, run between trials")
 	fs.IntVar(&c.Trials, "trials", c.Trials, "kill/recover cycles")
 	fs.DurationVar(&c.Settle, "settle", c.Settle, "writes must succeed this long before each kill")
 	fs.DurationVar(&c.TrialTimeout, "trial-timeout", c.TrialTimeout, "give up on a trial if writes do not resume within this")

@@ -15,7 +15,7 @@ type FailoverConfig struct {
 	Writers int
 	// KillCmd is run with /bin/sh -c once per trial; it must kill a server.
 	KillCmd string
-	// RestartCmd is run with /bin/sh -c after each trial (optional); it must
+	// RestartCmd is run with /bin/sh -c between trials (optional); it must
 	// bring the killed server back. The run then waits until every server
 	// serves writes again before the next trial.
 	RestartCmd string
