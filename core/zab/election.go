@@ -188,7 +188,10 @@ func (n *Node) stepLooking(m Message) {
 	}
 }
 
+// selfVote records a changed proposal as this server's own vote; a better
+// vote restarts the finalize wait.
 func (n *Node) selfVote() {
+	n.elec.finalizing = false
 	if n.isVoter {
 		n.elec.recv[n.id] = received{v: n.elec.proposal, clock: n.elec.clock, state: Looking}
 	}

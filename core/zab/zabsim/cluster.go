@@ -88,6 +88,11 @@ type Cluster struct {
 	// OnDeliver, when set, sees every message as it is delivered.
 	OnDeliver func(m zab.Message)
 	delivered map[zab.MessageType]int
+	// OnReady, when set, sees every Ready before it is executed.
+	OnReady func(id uint64, rd zab.Ready)
+	// Hold leaves the receiver's Ready pending after a delivery (scenarios
+	// then crash it in the middle of executing that Ready).
+	Hold bool
 }
 
 // NewCluster builds and starts every server.
@@ -275,6 +280,40 @@ func (c *Cluster) Heal() {
 	c.tracef("partition", "healed")
 }
 
+// Mute silently drops everything between id and the others, without
+// breaking streams (a hung peer): only timeouts notice. Unmute breaks the
+// muted streams before traffic resumes, so nothing is skipped silently.
+func (c *Cluster) Mute(id uint64) {
+	for _, p := range c.ids {
+		if p != id {
+			c.net.muted[keyOf(id, p)] = true
+			c.net.dropMessages(link{id, p})
+			c.net.dropMessages(link{p, id})
+		}
+	}
+	c.tracef("partition", "%d muted", id)
+}
+
+// Unmute ends every Mute.
+func (c *Cluster) Unmute() {
+	keys := make([]pairKey, 0, len(c.net.muted))
+	for k := range c.net.muted {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b pairKey) int {
+		if a.a != b.a {
+			return int(a.a) - int(b.a)
+		}
+		return int(a.b) - int(b.b)
+	})
+	c.net.muted = map[pairKey]bool{}
+	for _, k := range keys {
+		delete(c.net.broken, k)
+		c.net.breakPair(k.a, k.b, c.noticeAt, c.alive)
+	}
+	c.tracef("partition", "unmuted")
+}
+
 // Disconnect breaks the stream between a and b.
 func (c *Cluster) Disconnect(a, b uint64) {
 	c.net.breakPair(a, b, c.noticeAt, c.alive)
@@ -405,6 +444,9 @@ func (c *Cluster) deliver(l link) {
 			c.chk.fail("step %v: %v", e.m, err)
 		}
 	}
+	if c.Hold {
+		return
+	}
 	if c.opts.Manual || c.rng.Intn(3) > 0 {
 		c.processReady(l.to, -1)
 	}
@@ -441,6 +483,9 @@ func (c *Cluster) processReady(id uint64, cut Cut) {
 	s := c.servers[id]
 	for s.Up() && s.Node.HasReady() {
 		rd := s.Node.Ready()
+		if c.OnReady != nil {
+			c.OnReady(id, rd)
+		}
 		if !c.execute(s, rd, cut) {
 			c.kill(id)
 			return

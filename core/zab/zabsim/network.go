@@ -35,6 +35,7 @@ type network struct {
 	queues  map[link][]envelope
 	broken  map[pairKey]map[uint64]bool // ends still to be told
 	blocked map[pairKey]bool            // partitioned pairs
+	muted   map[pairKey]bool            // silently dropping pairs (scenarios only)
 	seq     uint64
 	// counters
 	sent, dropped, breaks int
@@ -45,6 +46,7 @@ func newNetwork() *network {
 		queues:  map[link][]envelope{},
 		broken:  map[pairKey]map[uint64]bool{},
 		blocked: map[pairKey]bool{},
+		muted:   map[pairKey]bool{},
 	}
 }
 
@@ -53,6 +55,10 @@ func (nw *network) nextSeq() uint64 { nw.seq++; return nw.seq }
 // send queues m unless its pair is broken or partitioned.
 func (nw *network) send(m zab.Message, at int64, noticeAt func() int64, alive func(uint64) bool) bool {
 	k := keyOf(m.From, m.To)
+	if nw.muted[k] {
+		nw.dropped++
+		return false
+	}
 	if nw.blocked[k] {
 		nw.breakPair(m.From, m.To, noticeAt, alive)
 	}
@@ -73,8 +79,8 @@ func (nw *network) send(m zab.Message, at int64, noticeAt func() int64, alive fu
 // breakPair breaks the stream between x and y.
 func (nw *network) breakPair(x, y uint64, noticeAt func() int64, alive func(uint64) bool) {
 	k := keyOf(x, y)
-	if nw.broken[k] != nil {
-		return
+	if nw.broken[k] != nil || nw.muted[k] {
+		return // a muted pair is broken when it is unmuted
 	}
 	nw.breaks++
 	delete(nw.queues, link{x, y})
@@ -153,3 +159,18 @@ func (nw *network) pop(l link) envelope {
 }
 
 func (nw *network) empty() bool { return len(nw.queues) == 0 }
+
+// dropMessages loses the messages in flight on l, keeping break notices.
+func (nw *network) dropMessages(l link) {
+	var keep []envelope
+	for _, e := range nw.queues[l] {
+		if e.notice {
+			keep = append(keep, e)
+		}
+	}
+	if len(keep) == 0 {
+		delete(nw.queues, l)
+	} else {
+		nw.queues[l] = keep
+	}
+}
