@@ -30,8 +30,8 @@ type request struct {
 // never called. Otherwise done is called exactly once, from the writer
 // goroutine, in the order of the Append calls: with nil once every record
 // of recs (and of every earlier call) is durable, or with an error matching
-// ErrLogFailed (or ErrClosed) if they may not be. done must not block for
-// long: it delays every later batch. An empty recs is a barrier: done
+// ErrLogFailed (or ErrClosed) if they may not be. done may be nil; it must
+// not block for long: it delays every later batch. An empty recs is a barrier: done
 // reports when everything appended before it is durable.
 //
 // The log keeps recs and their payloads until done is called; the caller

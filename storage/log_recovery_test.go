@@ -246,3 +246,43 @@ func TestRecoveryIgnoresOtherFiles(t *testing.T) {
 	defer l.Close()
 	checkRecords(t, readAll(t, l, 0), zxidRange(1, 3))
 }
+
+// TestLogOnOS runs append, torn-tail recovery and truncation on real files.
+func TestLogOnOS(t *testing.T) {
+	dir := t.TempDir()
+	cfg := smallConfig()
+	fsys := vfs.OS{}
+	l := openLog(t, fsys, dir, cfg)
+	if err := l.AppendSync(recs(zxidRange(1, 100)...)); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	names, _ := fsys.List(dir)
+	last := filepath.Join(dir, names[len(names)-1])
+	lastFirst, _, _ := parseZxidName(names[len(names)-1], segmentPrefix)
+	info, _ := fsys.Stat(last)
+	if info.Size < cfg.Preallocate {
+		t.Fatalf("segment %s not preallocated: %d bytes", last, info.Size)
+	}
+	// Tear the tail: a partial frame after the last record.
+	f, err := fsys.OpenRW(last)
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := frameOffset(zxidRange(lastFirst, 100), int(100-lastFirst+1))
+	f.WriteAt(appendFrame(nil, Record{Zxid: 101, Payload: payloadFor(101)})[:20], end)
+	f.Close()
+
+	l = openLog(t, fsys, dir, cfg)
+	checkRecords(t, readAll(t, l, 0), zxidRange(1, 100))
+	if err := l.TruncateAfter(60); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.AppendSync(recs(61, 62)); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	l = openLog(t, fsys, dir, cfg)
+	defer l.Close()
+	checkRecords(t, readAll(t, l, 0), zxidRange(1, 62))
+}

@@ -162,11 +162,27 @@ func TestLogGroupCommit(t *testing.T) {
 		errsMu sync.Mutex
 		errs   []error
 	)
+	var started sync.WaitGroup // each caller has appended twice
+	started.Add(callers)
 	gate.Lock() // hold the first fsync until everybody has queued something
+	released := false
+	defer func() {
+		if !released { // let the writer finish so that Close returns
+			gate.Unlock()
+		}
+	}()
 	for c := 0; c < callers; c++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			signalled := false
+			signal := func() {
+				if !signalled {
+					signalled = true
+					started.Done()
+				}
+			}
+			defer signal() // also on an early return
 			for i := 0; i < each; i++ {
 				done := make(chan struct{})
 				mu.Lock()
@@ -191,15 +207,15 @@ func TestLogGroupCommit(t *testing.T) {
 				if i == 0 {
 					continue // do not wait: let the first records pile up
 				}
+				if i == 1 {
+					signal()
+				}
 				<-done
 			}
 		}()
 	}
-	waitFor(t, "all callers to queue", func() bool {
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		return len(l.queue) >= callers-1
-	})
+	started.Wait() // the writer is stuck in its first fsync meanwhile
+	released = true
 	gate.Unlock()
 	wg.Wait()
 	l.AppendSync(nil) // barrier
