@@ -286,3 +286,39 @@ func TestLogOnOS(t *testing.T) {
 	defer l.Close()
 	checkRecords(t, readAll(t, l, 0), zxidRange(1, 62))
 }
+
+// TestRecoveryLargeSegment: records straddle the reader's 256 KiB chunks,
+// and one record is larger than a chunk.
+func TestRecoveryLargeSegment(t *testing.T) {
+	cfg := DefaultLogConfig()
+	cfg.SegmentSize = 4 << 20
+	cfg.Preallocate = 1 << 20
+	m := vfs.NewMem()
+	l := openLog(t, m, "log", cfg)
+	var batch []Record
+	for z := int64(1); z <= 3000; z++ {
+		p := payloadFor(z)
+		if z == 1500 {
+			p = bytes.Repeat([]byte{0xab}, 300<<10)
+		}
+		batch = append(batch, Record{Zxid: z, Payload: p})
+	}
+	if err := l.AppendSync(batch); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	l = openLog(t, m, "log", cfg)
+	defer l.Close()
+	got := readAll(t, l, 0)
+	if len(got) != len(batch) {
+		t.Fatalf("got %d records", len(got))
+	}
+	for i, r := range got {
+		if r.Zxid != batch[i].Zxid || !bytes.Equal(r.Payload, batch[i].Payload) {
+			t.Fatalf("record %d differs", i)
+		}
+	}
+	if names, _ := m.List("log"); len(names) != 1 {
+		t.Fatalf("expected one segment, got %v", names)
+	}
+}
