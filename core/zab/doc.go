@@ -34,8 +34,8 @@
 //	        //    rd.TruncateAfter, or install rd.Snapshot; durably.
 //	        // 2. append rd.Entries to the log; durably (fsync).
 //	        // 3. persist rd.HardState (acceptedEpoch, currentEpoch); durably.
-//	        // 4. only now send rd.Messages (and close rd.Disconnect streams
-//	        //    first).
+//	        // 4. only now send rd.Messages, then close the rd.Disconnect
+//	        //    streams.
 //	        // 5. apply rd.Committed to the state machine in order, then
 //	        //    report rd.SyncDone to the waiting clients.
 //	        node.Advance(rd)

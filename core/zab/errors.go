@@ -12,8 +12,9 @@ var (
 	// UPTODATE), so it cannot forward a request or a sync.
 	ErrNotReady = errors.New("zab: not serving")
 	// ErrCounterExhausted: the 32-bit zxid counter of the epoch is used up;
-	// the leader has stepped down so that a new epoch starts.
-	ErrCounterExhausted = errors.New("zab: zxid counter exhausted, leader stepped down")
+	// the leader steps down (once what is outstanding has committed) so that
+	// a new epoch starts.
+	ErrCounterExhausted = errors.New("zab: zxid counter exhausted, the leader steps down")
 	// ErrReadyOutstanding: a Ready was handed out and not yet Advanced.
 	ErrReadyOutstanding = errors.New("zab: Ready outstanding, call Advance first")
 	// ErrLogGap: a log or committed sequence is not contiguous

@@ -67,6 +67,9 @@ type leaderState struct {
 	initialEnd    int64           // last zxid of the initial history of the epoch
 
 	syncs []pendingSync
+	// exhausted: the epoch's zxid counter is used up; step down once
+	// everything proposed is committed.
+	exhausted bool
 }
 
 func (ls *leaderState) sortedIDs() []uint64 {
@@ -386,7 +389,14 @@ func (n *Node) leaderCommit(z int64) error {
 		n.answerSync(s)
 	}
 	ls.syncs = keep
+	n.maybeStepDownExhausted()
 	return nil
+}
+
+func (n *Node) maybeStepDownExhausted() {
+	if n.state == Leading && n.lead.exhausted && n.committed == n.log.lastZxid() {
+		n.stepDown("zxid counter exhausted, a new epoch must start")
+	}
 }
 
 func (n *Node) answerSync(s pendingSync) {
@@ -417,7 +427,10 @@ func (n *Node) propose(payload []byte) (int64, error) {
 		z = MakeZxid(ls.newEpoch, 1)
 	} else {
 		if CounterOf(last) >= n.cfg.MaxCounter {
-			n.stepDown("zxid counter exhausted, a new epoch must start")
+			// Never wrap the counter: refuse, let what is outstanding
+			// commit, then step down so that a new epoch starts.
+			ls.exhausted = true
+			n.maybeStepDownExhausted()
 			return 0, ErrCounterExhausted
 		}
 		z = last + 1

@@ -27,7 +27,8 @@ type SoftState struct {
 //     TruncateAfter durably;
 //  2. append Entries to the log durably;
 //  3. persist HardState (when not nil) durably;
-//  4. close the streams to the peers in Disconnect, then send Messages;
+//  4. send Messages in order, then close the streams to the peers in
+//     Disconnect (after what was sent on them: a graceful close);
 //  5. apply Committed to the state machine in zxid order, then answer the
 //     sync() calls in SyncDone.
 //
@@ -47,8 +48,8 @@ type Ready struct {
 	HardState *HardState
 
 	// Step 4.
-	Disconnect []uint64
 	Messages   []Message
+	Disconnect []uint64
 
 	// Step 5.
 	Committed []Entry

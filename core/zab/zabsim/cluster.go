@@ -539,10 +539,7 @@ func (c *Cluster) execute(s *Server, rd zab.Ready, cut Cut) bool {
 	if crashAt(CutAfterHardState) {
 		return false
 	}
-	// 4. Close streams, then send.
-	for _, p := range rd.Disconnect {
-		c.net.breakPair(s.ID, p, c.noticeAt, c.alive)
-	}
+	// 4. Send, then close streams.
 	msgs := rd.Messages
 	if crashAt(CutMidMessages) && len(msgs) > 0 {
 		msgs = msgs[:c.rng.Intn(len(msgs))]
@@ -552,6 +549,9 @@ func (c *Cluster) execute(s *Server, rd zab.Ready, cut Cut) bool {
 	}
 	if crashAt(CutMidMessages) {
 		return false
+	}
+	for _, p := range rd.Disconnect {
+		c.net.closePair(s.ID, p, c.noticeAt, c.alive)
 	}
 	// 5. Apply.
 	for _, e := range rd.Committed {

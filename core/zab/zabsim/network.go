@@ -174,3 +174,25 @@ func (nw *network) dropMessages(l link) {
 		nw.queues[l] = keep
 	}
 }
+
+// closePair is a graceful close by x: what x already sent to y is still
+// delivered, then y is told; what y sent to x is discarded. Nothing more
+// flows on the pair until y has been told.
+func (nw *network) closePair(x, y uint64, noticeAt func() int64, alive func(uint64) bool) {
+	k := keyOf(x, y)
+	if nw.broken[k] != nil || nw.muted[k] {
+		return
+	}
+	nw.breaks++
+	delete(nw.queues, link{y, x})
+	if !alive(y) {
+		return
+	}
+	l := link{x, y}
+	at := noticeAt()
+	if q := nw.queues[l]; len(q) > 0 && q[len(q)-1].at > at {
+		at = q[len(q)-1].at
+	}
+	nw.queues[l] = append(nw.queues[l], envelope{seq: nw.nextSeq(), at: at, m: zab.Message{From: x, To: y}, notice: true})
+	nw.broken[k] = map[uint64]bool{y: true}
+}
