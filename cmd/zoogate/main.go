@@ -11,8 +11,10 @@ import (
 const usage = `zoogate: a ZooKeeper-compatible coordination service
 
 Usage:
-  zoogate serve [--config FILE [--id N]] [--client-addr ADDR] [--data-dir DIR] [--log-level LEVEL]
-  zoogate config check FILE
+  zoogate serve [--config FILE [--id N]] [--client-addr ADDR] [--data-dir DIR] [--log-level LEVEL] [--recover]
+  zoogate config check FILE...
+  zoogate log dump PATH [--json]          (PATH: data dir, log dir or segment file)
+  zoogate snapshot inspect PATH [--json]  (PATH: snapshot file)
   zoogate bench [flags]            (zoogate bench -h for the flags)
   zoogate version
 `
@@ -33,6 +35,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdConfig(args[1:], stdout, stderr)
 	case "bench":
 		return cmdBench(args[1:], stdout, stderr)
+	case "log":
+		return cmdLog(args[1:], stdout, stderr)
+	case "snapshot":
+		return cmdSnapshot(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, serverVersion())
 		return 0
