@@ -76,7 +76,10 @@ func TestFuzzySnapshotPlusReplay(t *testing.T) {
 		func() { record(proto.OpDelete, &txn.Delete{Path: "/a/e"}) },
 		func() { record(proto.OpCreate, create("/b", 2, 0)); record(proto.OpCreate, create("/b/x", 1, 0)) },
 		func() { record(proto.OpSetData, &txn.SetData{Path: "/a", Data: []byte("new"), Version: 2}) },
-		func() { record(proto.OpDelete, &txn.Delete{Path: "/b/x"}); record(proto.OpDelete, &txn.Delete{Path: "/b"}) },
+		func() {
+			record(proto.OpDelete, &txn.Delete{Path: "/b/x"})
+			record(proto.OpDelete, &txn.Delete{Path: "/b"})
+		},
 		func() { record(proto.OpCreate, create("/b", 4, 0)); record(proto.OpCreate, create("/b/y", 2, 0)) },
 	}
 	for i := 0; ; i++ {

@@ -10,7 +10,9 @@ import (
 )
 
 func samples() []*Txn {
-	h := func(typ proto.Op) Header { return Header{SessionID: 0x100, Cxid: 7, Zxid: 0x500000001, Time: 1700000000000, Type: typ} }
+	h := func(typ proto.Op) Header {
+		return Header{SessionID: 0x100, Cxid: 7, Zxid: 0x500000001, Time: 1700000000000, Type: typ}
+	}
 	return []*Txn{
 		{Header: h(proto.OpCreate), Body: &Create{Path: "/a", Data: []byte("x"), ACL: proto.OpenACLUnsafe, EphemeralOwner: TTLOwner(500), ParentCversion: 3}},
 		{Header: h(proto.OpDelete), Body: &Delete{Path: "/a"}},
