@@ -124,23 +124,20 @@ zk_setup() {
   done
 }
 
-# zoogate_setup SYSDIR TICK_MS COUNT ZOOGATE_BIN: the same for zoogate
-# (standalone flags for COUNT=1, a DESIGN.md §6 topology file otherwise).
+# zoogate_setup SYSDIR TICK_MS COUNT ZOOGATE_BIN: the same for zoogate, with
+# a topology file (topology/CONFIG.md) carrying the settings given to
+# ZooKeeper above: tick and limits, no per-IP connection limit, every 4lw,
+# warnings-only logging.
 zoogate_setup() {
-  local sys=$1 tick=$2 n=$3 bin=$4 id dir cport cfg="$1/cluster.toml"
-  if [ "$n" -eq 1 ]; then
-    dir="$sys/nodes/1"; mkdir -p "$dir/data"
-    cport=$(free_port)
-    echo "127.0.0.1:$cport" > "$dir/client"
-    write_start "$dir" "$bin" serve --client-addr "127.0.0.1:$cport" --data-dir "$dir/data"
-    return
-  fi
+  local sys=$1 tick=$2 n=$3 bin=$4 id dir cport cfg="$1/zoogate.toml"
   {
     echo '[cluster]'
     echo 'name = "bench"'
     echo "tick = \"${tick}ms\""
     echo 'init_limit = 10'
     echo 'sync_limit = 5'
+    echo 'max_client_cnxns = 0'
+    echo 'four_letter_words = ["*"]'
   } > "$cfg"
   for id in $(seq 1 "$n"); do
     dir="$sys/nodes/$id"; mkdir -p "$dir/data"
@@ -151,9 +148,12 @@ zoogate_setup() {
       echo '[[node]]'
       echo "id = $id"
       echo "client = \"127.0.0.1:$cport\""
-      echo "peer = \"127.0.0.1:$(free_port)\""
-      echo "election = \"127.0.0.1:$(free_port)\""
+      if [ "$n" -gt 1 ]; then
+        echo "peer = \"127.0.0.1:$(free_port)\""
+        echo "election = \"127.0.0.1:$(free_port)\""
+      fi
       echo "data_dir = \"$dir/data\""
+      echo 'log_level = "warn"'
     } >> "$cfg"
     write_start "$dir" "$bin" serve --config "$cfg" --id "$id"
   done
@@ -184,7 +184,7 @@ peak_rss_kb() {
   local id pid v best=0
   for id in $(node_ids "$1"); do
     pid=$(node_pid "$1" "$id") || continue
-    v=$(sed -n 's/^VmHWM: *\([0-9]*\) kB/\1/p' "/proc/$pid/status" 2>/dev/null || echo 0)
+    v=$(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
     [ "${v:-0}" -gt "$best" ] && best=$v
   done
   echo "$best"
