@@ -524,7 +524,7 @@ func (c *Cluster) execute(s *Server, rd zab.Ready, cut Cut) bool {
 	// 2. Append, durably.
 	ents := rd.Entries
 	if crashAt(CutMidEntries) && len(ents) > 0 {
-		ents = ents[:c.rng.Intn(len(ents))]
+		ents = ents[:c.cutPoint(len(ents))]
 	}
 	if err := d.Log.Append(ents...); err != nil {
 		c.chk.fail("%d append: %v", s.ID, err)
@@ -542,7 +542,7 @@ func (c *Cluster) execute(s *Server, rd zab.Ready, cut Cut) bool {
 	// 4. Send, then close streams.
 	msgs := rd.Messages
 	if crashAt(CutMidMessages) && len(msgs) > 0 {
-		msgs = msgs[:c.rng.Intn(len(msgs))]
+		msgs = msgs[:c.cutPoint(len(msgs))]
 	}
 	for _, m := range msgs {
 		c.net.send(m, c.now+c.delay(), c.noticeAt, c.alive)
@@ -570,6 +570,15 @@ func (c *Cluster) execute(s *Server, rd zab.Ready, cut Cut) bool {
 			rd.SoftState.Leader, rd.SoftState.Epoch, rd.SoftState.Serving)
 	}
 	return true
+}
+
+// cutPoint: how many of n items a crash in their middle leaves done (half
+// in manual mode, random otherwise).
+func (c *Cluster) cutPoint(n int) int {
+	if c.opts.Manual {
+		return n / 2
+	}
+	return c.rng.Intn(n)
 }
 
 // Leaders returns the servers that are established leaders, by epoch.
