@@ -37,10 +37,21 @@ type zkOptions struct {
 	TickMillis        int
 	MaxSessionTimeout time.Duration
 	StartTimeout      time.Duration
+	ExtendedTypes     bool   // TTL nodes (zookeeper.extendedTypesEnabled)
+	SuperDigest       string // "" = no super user
 }
 
+// defaultZKOptions matches startZoogate's server: what the differential
+// tests compare against.
 func defaultZKOptions() zkOptions {
-	return zkOptions{TickMillis: 200, MaxSessionTimeout: 20 * time.Second, StartTimeout: 60 * time.Second}
+	return zkOptions{TickMillis: 200, MaxSessionTimeout: 20 * time.Second, StartTimeout: 60 * time.Second,
+		ExtendedTypes: true, SuperDigest: superDigest}
+}
+
+// binaryZKOptions matches `zoogate serve` with no topology file (tick 2 s,
+// no TTL nodes, no super user): what the client scripts run against.
+func binaryZKOptions() zkOptions {
+	return zkOptions{TickMillis: 2000, MaxSessionTimeout: 40 * time.Second, StartTimeout: 60 * time.Second}
 }
 
 // zkServer is a running Apache ZooKeeper standalone server.
@@ -68,10 +79,10 @@ func requireZooKeeper(t testing.TB) string {
 
 // startZooKeeper runs ZooKeeper standalone on a free loopback port with a
 // generated zoo.cfg in a temporary directory, waits until `ruok` answers
-// `imok`, and kills it when the test ends. TTL nodes are on and the super
-// digest matches zoogate's test config. The container/TTL reaper is pushed
-// out to an hour so it never runs during a test: its timing would make the
-// differential test nondeterministic.
+// `imok` (and `srvr` shows it serving), and kills it when the test ends.
+// opt says whether TTL nodes and a super digest are on. The container/TTL
+// reaper is pushed out to an hour so it never runs during a test: its
+// timing would make the differential test nondeterministic.
 func startZooKeeper(t testing.TB, opt zkOptions) *zkServer {
 	t.Helper()
 	requireZooKeeper(t)
@@ -124,14 +135,18 @@ admin.enableServer=false
 	if _, err := os.Stat(zkLogJar); err == nil {
 		cp += ":" + zkLogJar
 	}
-	cmd := exec.Command(java,
-		"-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto",
-		"-Dzookeeper.extendedTypesEnabled=true",
-		"-Dzookeeper.DigestAuthenticationProvider.superDigest="+superDigest,
+	args := []string{"-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto",
 		"-Dznode.container.checkIntervalMs=3600000",
 		"-Dzookeeper.admin.enableServer=false",
-		"-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
-		"-cp", cp, zkMainCls, cfgPath)
+		"-Dorg.slf4j.simpleLogger.defaultLogLevel=warn"}
+	if opt.ExtendedTypes {
+		args = append(args, "-Dzookeeper.extendedTypesEnabled=true")
+	}
+	if opt.SuperDigest != "" {
+		args = append(args, "-Dzookeeper.DigestAuthenticationProvider.superDigest="+opt.SuperDigest)
+	}
+	args = append(args, "-cp", cp, zkMainCls, cfgPath)
+	cmd := exec.Command(java, args...)
 	cmd.Dir = dir
 	out := &lockedBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out

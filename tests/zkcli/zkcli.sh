@@ -94,7 +94,7 @@ whoami
 get /zookeeper/config
 get /zookeeper
 get /zkcli
-get -s /
+get /
 ls /zookeeper
 quit
 EOF
