@@ -85,23 +85,11 @@ func parseDD(t *testing.T, path string) []ddCase {
 	return cases
 }
 
-func (c ddCase) String() string {
-	s := c.cmd
-	for _, a := range c.args {
-		s += " " + a
-	}
-	for _, k := range sortedKeys(c.kv) {
-		s += fmt.Sprintf(" %s=%s", k, c.kv[k])
-	}
-	return s
-}
-
 // runDD runs every case of path through run and compares (or rewrites).
 func runDD(t *testing.T, path string, run func(c ddCase) string) {
 	t.Helper()
 	cases := parseDD(t, path)
 	var b strings.Builder
-	failed := false
 	for _, c := range cases {
 		for _, l := range trimTrailingEmpty(c.comment) {
 			b.WriteString(l + "\n")
@@ -111,8 +99,8 @@ func runDD(t *testing.T, path string, run func(c ddCase) string) {
 			got = "ok"
 		}
 		if !*rewrite && got != c.want {
-			t.Errorf("%s:%d: %s\n--- got:\n%s\n--- want:\n%s", path, c.line, c.raw(), got, c.want)
-			failed = true
+			t.Errorf("%s:%d: %s\n--- got:\n%s\n--- want:\n%s\n(rerun with -rewrite to update, then review the diff)",
+				path, c.line, c.raw(), got, c.want)
 		}
 		fmt.Fprintf(&b, "%s\n----\n%s\n\n", c.raw(), got)
 	}
@@ -121,7 +109,6 @@ func runDD(t *testing.T, path string, run func(c ddCase) string) {
 			t.Fatal(err)
 		}
 	}
-	_ = failed
 }
 
 func (c ddCase) raw() string {

@@ -121,7 +121,7 @@ func (s *scenario) run(c ddCase) (out string) {
 			MaxCounter:    int64(s.intArg(c, "max-counter", 0)),
 			Seed:          1,
 			Manual:        true,
-			Logger: hclog.New(&hclog.LoggerOptions{Level: hclog.Debug, Output: testWriter{s.t},
+			Logger: hclog.New(&hclog.LoggerOptions{Level: scenarioLogLevel(), Output: testWriter{s.t},
 				DisableTime: true}),
 		}
 		s.c = NewCluster(opts)
@@ -384,4 +384,13 @@ func readyLines(rd zab.Ready) []string {
 		out = append(out, "5. sync done "+string(t))
 	}
 	return out
+}
+
+// scenarioLogLevel: protocol logs in -v runs only, so that a failing
+// scenario shows its diff, not pages of logs.
+func scenarioLogLevel() hclog.Level {
+	if testing.Verbose() {
+		return hclog.Debug
+	}
+	return hclog.Error
 }
