@@ -50,20 +50,28 @@ func (v *view) create(op proto.Op, r *proto.CreateRequest, req *Request) (txn.Bo
 	if err != nil {
 		return nil, pathErr(path, err)
 	}
-	lastSlash := strings.LastIndexByte(path, '/')
-	parentPath := path[:lastSlash]
-	if lastSlash == 0 && len(path) > 1 {
+	// The parent is everything before the last slash; for "/" itself that
+	// is the root (ZooKeeper keeps the root under "" too), so creating "/"
+	// says NodeExists and a sequential "/" makes "/<suffix>".
+	parentPath := path[:strings.LastIndexByte(path, '/')]
+	if parentPath == "" {
 		parentPath = "/"
 	}
 	parent, ok := v.get(parentPath)
-	if !ok || parentPath == "" {
+	if !ok {
 		return nil, pathErr(parentPath, proto.ErrNoNode)
 	}
 	if err := v.checkACL(parent.ACL, proto.PermCreate, req); err != nil {
 		return nil, pathErr(parentPath, err)
 	}
 	if sequential {
+		if path == "/" {
+			path = ""
+		}
 		path += fmt.Sprintf("%010d", parent.StoredCversion)
+		if path[0] != '/' {
+			path = "/" + path
+		}
 	}
 	if err := proto.ValidatePath(path); err != nil {
 		return nil, err
@@ -101,8 +109,10 @@ func checkVersion(path string, want, have int32) error {
 func (v *view) delete(r *proto.PathVersion, req *Request) (txn.Body, error) {
 	container := req.Type == proto.OpDeleteContainer
 	path := r.Path
-	if err := proto.ValidatePath(path); err != nil {
-		return nil, err
+	// ZooKeeper checks only this much of a delete's path; anything else
+	// that is not a valid path simply does not exist.
+	if strings.LastIndexByte(path, '/') < 0 || strings.IndexByte(path, 0) >= 0 {
+		return nil, pathErr(path, badArgs("invalid path"))
 	}
 	if tree.IsReserved(path) {
 		return nil, pathErr(path, badArgs("cannot delete a built-in node"))

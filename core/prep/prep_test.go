@@ -93,7 +93,7 @@ func TestCreateChecks(t *testing.T) {
 		{&Request{Type: proto.OpCreateTTL, Create: &proto.CreateRequest{Path: "/x", ACL: proto.OpenACLUnsafe, Flags: 5, TTL: 0}}, proto.ErrBadArguments},
 		{&Request{Type: proto.OpCreateTTL, Create: &proto.CreateRequest{Path: "/x", ACL: proto.OpenACLUnsafe, Flags: 0, TTL: 10}}, proto.ErrBadArguments},
 		{&Request{Type: proto.OpCreateTTL, Create: &proto.CreateRequest{Path: "/x", ACL: proto.OpenACLUnsafe, Flags: 5, TTL: txn.MaxTTL + 1}}, proto.ErrBadArguments},
-		{create("/", 0), proto.ErrNoNode},
+		{create("/", 0), proto.ErrNodeExists}, // the root is its own parent, as in ZooKeeper
 		{create("/zookeeper", 0), proto.ErrNodeExists},
 	}
 	for i, c := range cases {
@@ -163,5 +163,20 @@ func TestACLChecksOnParent(t *testing.T) {
 	super := []proto.ID{{Scheme: "super"}}
 	if _, err := e.prep(&Request{Type: proto.OpCreate, Auth: super, Create: &proto.CreateRequest{Path: "/ro/x", ACL: proto.OpenACLUnsafe, TTL: -1}}); err != nil {
 		t.Fatalf("super: %v", err)
+	}
+}
+
+func TestRootAsParent(t *testing.T) {
+	e := newEnv(t)
+	x, err := e.prep(create("/", proto.FlagPersistentSequential))
+	if err != nil || x.Body.(*txn.Create).Path != "/0000000000" {
+		t.Fatalf("sequential create of /: %+v %v", x.Body, err)
+	}
+	// Delete checks only for a slash and NUL; other odd paths are just missing.
+	if _, err := e.prep(&Request{Type: proto.OpDelete, Path: &proto.PathVersion{Path: "/a/\U0001F600", Version: -1}}); !errors.Is(err, proto.ErrNoNode) {
+		t.Fatalf("delete of an unusual path: %v", err)
+	}
+	if _, err := e.prep(&Request{Type: proto.OpDelete, Path: &proto.PathVersion{Path: "noslash", Version: -1}}); !errors.Is(err, proto.ErrBadArguments) {
+		t.Fatalf("delete without a slash: %v", err)
 	}
 }

@@ -44,10 +44,12 @@ func New() *Tree {
 		ttls:       make(map[string]struct{}),
 		sessions:   make(map[int64]int32),
 	}
-	t.addNode("/", nil, proto.OpenACLUnsafe, proto.Stat{})
-	t.addNode(ZooKeeperPath, nil, proto.OpenACLUnsafe, proto.Stat{})
-	t.addNode(QuotaPath, nil, proto.OpenACLUnsafe, proto.Stat{})
-	t.addNode(ConfigPath, nil, proto.ReadACLUnsafe, proto.Stat{})
+	// As in ZooKeeper: the built-ins hold empty (not null) data, and the
+	// config node starts with aversion -1.
+	t.addNode("/", []byte{}, proto.OpenACLUnsafe, proto.Stat{})
+	t.addNode(ZooKeeperPath, []byte{}, proto.OpenACLUnsafe, proto.Stat{})
+	t.addNode(QuotaPath, []byte{}, proto.OpenACLUnsafe, proto.Stat{})
+	t.addNode(ConfigPath, []byte{}, proto.ReadACLUnsafe, proto.Stat{Aversion: -1})
 	return t
 }
 
