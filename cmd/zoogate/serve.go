@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -28,6 +29,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	clientAddr := fs.String("client-addr", "", "client address host:port (overrides the file; default 127.0.0.1:2181)")
 	dataDir := fs.String("data-dir", "", "data directory (overrides the file; default ./data)")
 	logLevel := fs.String("log-level", "", "trace, debug, info, warn or error (default info)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file until the server stops (diagnostics)")
 	recover := fs.Bool("recover", false, "if the newest snapshot is corrupt, start from an older one plus the log (when the log still covers it)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -59,6 +61,15 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		fmt.Fprintf(stderr, "zoogate serve: data dir: %v\n", err)
 		return 1
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "zoogate serve: %v\n", err)
+			return 1
+		}
+		pprof.StartCPUProfile(f)
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 	srv, err := server.New(cfg, log)
 	if err != nil {
