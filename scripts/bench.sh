@@ -252,9 +252,14 @@ bench_system zookeeper
 bench_system zoogate
 meta "load average at end" "$(cut -d' ' -f1-3 /proc/loadavg)"
 meta "run time" "$(( $(date +%s) - START )) s"
-if [ "$(awk '{print int($1)}' /proc/loadavg)" -ge "$(nproc)" ]; then
-  meta caveat "The machine was busy with other work during this run (load average above the core count; see below): absolute figures are depressed and noisy. Compare the two systems through the ratio columns, and re-run on a quiet machine before quoting numbers."
+CAVEAT=""
+if [ "$QUICK" = 1 ]; then
+  CAVEAT="This is a --quick run (cells of $DURATION, 100 B values only, $RESTART_ZNODES znodes, $TRIALS failover trials): a smoke test of the harness and a rough comparison, not figures to quote. "
 fi
+if [ "$(awk '{print int($1)}' /proc/loadavg)" -ge "$(nproc)" ]; then
+  CAVEAT+="The machine was busy with other work during this run (load average above the core count; see below): figures are depressed and noisy, and with short cells even the ratios can swing from run to run. Re-run the default \`make bench\` on a quiet machine before quoting numbers."
+fi
+[ -n "$CAVEAT" ] && meta caveat "$CAVEAT"
 
 mkdir -p "$(dirname "$OUT")"
 "$WORK/render" "$MANIFEST" > "$OUT.tmp"
