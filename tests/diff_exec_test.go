@@ -164,11 +164,15 @@ func dataText(b []byte) string {
 	return fmt.Sprintf("%q", b)
 }
 
+// aclText renders an ACL list sorted: ZooKeeper keeps a session's
+// identities in a hash set, so the order in which an auth:"" entry expands
+// into several digest ids is no contract. Duplicates still show.
 func aclText(acl []zk.ACL) string {
 	parts := make([]string, len(acl))
 	for i, a := range acl {
 		parts[i] = fmt.Sprintf("%d:%s:%s", a.Perms, a.Scheme, a.ID)
 	}
+	sort.Strings(parts)
 	return "[" + strings.Join(parts, " ") + "]"
 }
 
