@@ -150,6 +150,7 @@ func (n *Node) onLearnerInfo(m Message) {
 		return
 	}
 	h := &handler{id: m.From, observer: observer, state: hInfo, accepted: m.Epoch, lastHeard: n.now}
+	n.forgetLearner(m.From)
 	ls.handlers[m.From] = h
 	n.llogger.Debug("learner connected", "peer", m.From, "type", m.Type, "acceptedEpoch", m.Epoch)
 	if ls.epochDecided {
@@ -462,7 +463,7 @@ func (n *Node) tickLeader() {
 		}
 		if n.now-h.lastHeard > limit {
 			n.llogger.Warn("learner silent, dropping its stream", "peer", id, "ticks", n.now-h.lastHeard)
-			delete(ls.handlers, id)
+			n.forgetLearner(id)
 			n.disconnect = append(n.disconnect, id)
 		}
 	}
@@ -483,6 +484,20 @@ func (n *Node) tickLeader() {
 			n.stepDown("lost contact with a quorum within syncLimit")
 		}
 	}
+}
+
+// forgetLearner drops a learner's stream and what was pending on it: a
+// sync() answer must never reach a later stream (or a restarted process).
+func (n *Node) forgetLearner(id uint64) {
+	ls := n.lead
+	delete(ls.handlers, id)
+	keep := ls.syncs[:0]
+	for _, s := range ls.syncs {
+		if s.from != id {
+			keep = append(keep, s)
+		}
+	}
+	ls.syncs = keep
 }
 
 func (n *Node) stepDown(reason string) {

@@ -99,6 +99,6 @@ func (n *Node) syncLearner(h *handler) {
 
 func (n *Node) dropLearner(h *handler, reason string) {
 	n.llogger.Warn("dropping learner", "peer", h.id, "reason", reason)
-	delete(n.lead.handlers, h.id)
+	n.forgetLearner(h.id)
 	n.disconnect = append(n.disconnect, h.id)
 }

@@ -204,7 +204,7 @@ func (n *Node) Disconnected(peer uint64) error {
 	case Leading:
 		if h := n.lead.handlers[peer]; h != nil {
 			n.llogger.Debug("learner stream broke", "peer", peer)
-			delete(n.lead.handlers, peer)
+			n.forgetLearner(peer)
 			n.leaderProgress()
 		}
 	}
