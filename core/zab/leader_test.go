@@ -119,3 +119,35 @@ func TestFollowerRefusesALowerEpoch(t *testing.T) {
 		t.Fatalf("status %+v", n.Status())
 	}
 }
+
+// Forwarded requests and PING piggybacks from a learner reach the leader's
+// driver; a learner's sync() is answered on its stream once committed.
+func TestLeaderSurfacesRequestsPingsAndSyncs(t *testing.T) {
+	n, log := electSelf(t)
+	mustStep(t, n, Message{Type: MsgFollowerInfo, From: 2})
+	mustStep(t, n, Message{Type: MsgAckEpoch, From: 2})
+	mustStep(t, n, Message{Type: MsgAck, From: 2, Flags: FlagNewLeader, Epoch: 1})
+	drive(t, n, log)
+	z, err := n.Propose([]byte("w"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	drive(t, n, log)
+	mustStep(t, n, Message{Type: MsgRequest, From: 2, Data: []byte("create /a")})
+	mustStep(t, n, Message{Type: MsgPing, From: 2, Data: []byte("touch 0x1")})
+	mustStep(t, n, Message{Type: MsgRequest, From: 2, Flags: FlagSync, Data: []byte("tok")})
+	rds := drive(t, n, log)
+	if len(rds) != 1 || len(rds[0].Requests) != 1 || string(rds[0].Requests[0].Data) != "create /a" ||
+		len(rds[0].Pings) != 1 || string(rds[0].Pings[0].Data) != "touch 0x1" {
+		t.Fatalf("ready %+v", rds)
+	}
+	if len(sent(rds, MsgSync)) != 0 {
+		t.Fatal("sync answered before the outstanding proposal committed")
+	}
+	mustStep(t, n, Message{Type: MsgAck, From: 2, Zxid: z})
+	rds = drive(t, n, log)
+	msgs := rds[0].Messages
+	if len(msgs) != 2 || msgs[0].Type != MsgCommit || msgs[1].Type != MsgSync || string(msgs[1].Data) != "tok" {
+		t.Fatalf("after the ack: %v", msgs)
+	}
+}
