@@ -17,6 +17,7 @@ type pendingWrite struct {
 	req   *prep.Request // nil for sync
 	conn  *conn         // nil for internal writes (expiry, reaper)
 	xid   int32
+	body  []byte // the request's bytes, forwarded to the leader by a learner
 	path  string // sync's path, echoed in its reply
 	txn   *txn.Txn
 	raw   []byte // txn.Encode(txn), what gets logged and replicated
@@ -45,10 +46,28 @@ func (s *Server) submit(w *pendingWrite, connClosed <-chan struct{}) bool {
 
 // newWrite decodes a client write request.
 func (s *Server) newWrite(c *conn, it *item) (*pendingWrite, error) {
-	w := &pendingWrite{conn: c, xid: it.hdr.Xid, done: make(chan struct{})}
-	d := jute.NewDecoder(it.body, s.cfg.MaxPacketSize)
+	w := &pendingWrite{conn: c, xid: it.hdr.Xid, body: it.body, done: make(chan struct{})}
 	req := &prep.Request{SessionID: c.session.Load(), Cxid: it.hdr.Xid, Type: it.hdr.Type, Auth: it.auth}
+	path, err := s.decodeWrite(req, it.body)
+	if err != nil {
+		return nil, err
+	}
 	switch it.hdr.Type {
+	case proto.OpSync:
+		w.path = path
+		req = nil
+	case proto.OpCloseSession:
+		s.sessions.markClosing(req.SessionID)
+	}
+	w.req = req
+	return w, nil
+}
+
+// decodeWrite fills req from a write request's body (the same bytes a
+// learner forwards to the leader). For sync it returns the path.
+func (s *Server) decodeWrite(req *prep.Request, body []byte) (syncPath string, err error) {
+	d := jute.NewDecoder(body, s.cfg.MaxPacketSize)
+	switch req.Type {
 	case proto.OpCreate, proto.OpCreate2, proto.OpCreateContainer:
 		req.Create = proto.DecodeCreate(d, false)
 	case proto.OpCreateTTL:
@@ -62,27 +81,23 @@ func (s *Server) newWrite(c *conn, it *item) (*pendingWrite, error) {
 	case proto.OpMulti:
 		ops, err := proto.DecodeMulti(d)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %w", proto.ErrMarshalling, err)
+			return "", fmt.Errorf("%w: %w", proto.ErrMarshalling, err)
 		}
 		for _, op := range ops {
 			if op.Read != nil {
-				return nil, fmt.Errorf("%w: read op in multi", proto.ErrMarshalling)
+				return "", fmt.Errorf("%w: read op in multi", proto.ErrMarshalling)
 			}
 		}
 		req.Multi = ops
 	case proto.OpSync:
-		w.path = d.String("SyncRequest.path")
-		req = nil
+		syncPath = d.String("SyncRequest.path")
 	case proto.OpReconfig:
 		proto.DecodeReconfig(d)
-	case proto.OpCloseSession:
-		s.sessions.markClosing(req.SessionID)
 	}
 	if err := d.Err(); err != nil {
-		return nil, fmt.Errorf("%w: %w", proto.ErrMarshalling, err)
+		return "", fmt.Errorf("%w: %w", proto.ErrMarshalling, err)
 	}
-	w.req = req
-	return w, nil
+	return syncPath, nil
 }
 
 // internalWrite makes a write the server issues itself.
