@@ -28,7 +28,7 @@ const (
 
 // TestDifferential runs seeded random workloads against Apache ZooKeeper
 // 3.8.0 and zoogate in lockstep and compares every reply and watch event.
-// Replay a failure with: go test ./tests -run TestDifferential -seed=N
+// Replay a failure with: go test ./tests -run 'TestDifferential$' -seed=N
 func TestDifferential(t *testing.T) {
 	requireZooKeeper(t)
 	seeds, steps := []int64{1, 2, 3}, 400
@@ -273,7 +273,8 @@ func (h *harness) compareTrees(what string, superIdx int) {
 		h.t.Fatalf("seed=%d: %s: dump zookeeper: %v", h.seed, what, rerr)
 	}
 	if serr != nil || rt != st {
-		h.t.Fatalf("seed=%d: %s differs\n--- zookeeper\n%s--- zoogate (err=%v)\n%s%s", h.seed, what, rt, serr, st, lineDiff(rt, st))
+		h.t.Fatalf("seed=%d: %s differs\n--- zookeeper\n%s--- zoogate (err=%v)\n%s%sreplay: go test ./tests -run 'TestDifferential$' -seed=%d -steps=%d",
+			h.seed, what, rt, serr, st, lineDiff(rt, st), h.seed, h.steps)
 	}
 }
 
@@ -291,14 +292,14 @@ func (h *harness) mismatch(step int, what, ref, sut string) {
 		h.t.Errorf("differential mismatch at step %d\nop: %s\nzookeeper: %s\nzoogate:   %s", step, what, ref, sut)
 		return
 	}
-	h.t.Fatalf("differential mismatch: seed=%d step=%d\nrecent steps (zookeeper's answers):\n  %s\nop: %s\nzookeeper: %s\nzoogate:   %s\nreplay: go test ./tests -run 'TestDifferential' -seed=%d -steps=%d",
+	h.t.Fatalf("differential mismatch: seed=%d step=%d\nrecent steps (zookeeper's answers):\n  %s\nop: %s\nzookeeper: %s\nzoogate:   %s\nreplay: go test ./tests -run 'TestDifferential$' -seed=%d -steps=%d",
 		h.seed, step, strings.Join(h.history, "\n  "), what, ref, sut, h.seed, h.steps)
 }
 
 // fail stops the seed for a reason other than differing answers.
 func (h *harness) fail(step int, what, msg string) {
 	h.t.Helper()
-	h.t.Fatalf("differential run broken: seed=%d step=%d\nrecent steps (zookeeper's answers):\n  %s\nop: %s\nproblem: %s\nreplay: go test ./tests -run 'TestDifferential' -seed=%d -steps=%d",
+	h.t.Fatalf("differential run broken: seed=%d step=%d\nrecent steps (zookeeper's answers):\n  %s\nop: %s\nproblem: %s\nreplay: go test ./tests -run 'TestDifferential$' -seed=%d -steps=%d",
 		h.seed, step, strings.Join(h.history, "\n  "), what, msg, h.seed, h.steps)
 }
 
