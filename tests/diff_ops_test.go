@@ -155,16 +155,9 @@ var (
 	level3 = []string{"a", "b"}
 	aclL1  = []string{"p", "q", "r"}
 	aclL2  = []string{"s", "t"}
-	// specialPaths exercises the built-in nodes and the root. The
-	// random workload leaves out /zookeeper/config (its aversion differs,
-	// see TestDifferentialEdgeCases, which covers it) so that one known
-	// difference does not end every seed early.
-	specialPaths = []string{"/", "/zookeeper", "/zookeeper/quota", root}
+	// specialPaths exercises the built-in nodes and the root.
+	specialPaths = []string{"/", "/zookeeper", "/zookeeper/quota", "/zookeeper/config", root}
 )
-
-func builtIn(p string) bool {
-	return p == "/" || p == "/zookeeper" || p == "/zookeeper/quota" || p == "/zookeeper/config"
-}
 
 // gen draws the workload from a seeded source. It knows the names the
 // reference server returned for sequential creates, so later steps can
@@ -310,15 +303,6 @@ func (g *gen) next(step int, live []int) op {
 	if o.kind == opExists && strings.HasPrefix(o.path, aclArea+"/") {
 		o.path = g.openPath() // ZOOKEEPER-2590, see aclArea
 	}
-	if o.kind == opGet && builtIn(o.path) {
-		// zoogate returns null data for the built-in nodes, ZooKeeper empty
-		// data; TestDifferentialEdgeCases pins that, the random workload
-		// reads them with exists instead so that it can go on exploring.
-		o.kind = opExists
-	}
-	if o.path == "/" && (o.kind == opCreate || o.kind == opCreateContainer || o.kind == opCreateTTL) {
-		o.path = root + "/" + g.pick(level1) // creating "/" is an edge case of its own
-	}
 	return o
 }
 
@@ -337,10 +321,6 @@ func (g *gen) multi() []multiOp {
 		m := multiOp{path: p, version: g.version()}
 		switch g.r.Intn(4) {
 		case 0:
-			if p == "/" {
-				p = root + "/" + g.pick(level1) // creating "/" is an edge case of its own
-				m.path = p
-			}
 			m.kind, m.data, m.flags = opCreate, g.data(), g.createFlags()
 			if g.r.Intn(20) == 0 {
 				m.flags = 7 // no such CreateMode: BadArguments
