@@ -39,6 +39,10 @@ type Config struct {
 	ContainerMaxNeverUsed  time.Duration // 0 = never delete never-used containers
 
 	GlobalOutstandingLimit int
+
+	// Cluster, when set, makes this server a voter of a replicated
+	// ensemble instead of a standalone server.
+	Cluster *ClusterConfig
 	// MaxOutboundBytes bounds what may wait to be written to one client; a
 	// client that stops reading is disconnected past it. 0 = 64 MiB.
 	MaxOutboundBytes int
@@ -134,6 +138,21 @@ func (c *Config) Validate() error {
 	}
 	if c.GlobalOutstandingLimit <= 0 {
 		add("GlobalOutstandingLimit", "must be positive, got %d", c.GlobalOutstandingLimit)
+	}
+	if cc := c.Cluster; cc != nil {
+		if c.DataDir == "" {
+			add("DataDir", "a cluster member needs a data directory")
+		}
+		if cc.Transport == nil {
+			add("Cluster.Transport", "is required")
+		}
+		found := false
+		for _, v := range cc.Voters {
+			found = found || int64(v) == c.ServerID
+		}
+		if !found {
+			add("Cluster.Voters", "must include this server's id %d (observers are not supported yet)", c.ServerID)
+		}
 	}
 	if len(probs) > 0 {
 		return fmt.Errorf("%w:\n  %s", ErrInvalidConfig, strings.Join(probs, "\n  "))

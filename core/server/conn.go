@@ -182,6 +182,9 @@ func (c *conn) readLoop(br *bufio.Reader) {
 			return
 		}
 		sid := c.session.Load()
+		if d := c.s.driver; d != nil {
+			d.touch(sid)
+		}
 		if !c.s.sessions.touch(sid, time.Now()) {
 			// The session expired or is closing: the client learns it on reconnect.
 			c.close()
@@ -291,6 +294,11 @@ func (c *conn) handshake(frame []byte) bool {
 	req, err := proto.DecodeConnectRequest(frame, c.s.cfg.MaxPacketSize)
 	if err != nil {
 		c.log.Debug("malformed ConnectRequest", "error", err)
+		c.close()
+		return false
+	}
+	if !c.s.serving() {
+		c.log.Debug("not serving yet (no leader); closing client connection")
 		c.close()
 		return false
 	}

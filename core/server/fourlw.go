@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/zoogate/zoogate/core/watch"
+	"github.com/zoogate/zoogate/core/zab"
 )
 
 var traceMask atomic.Int64
@@ -44,6 +45,9 @@ func (s *Server) runFourLetterWord(word string, br *bufio.Reader) string {
 	case "ruok":
 		return "imok"
 	case "isro":
+		if !s.serving() {
+			return "null"
+		}
 		return "rw"
 	case "srvr":
 		s.writeSrvr(&b, false)
@@ -126,7 +130,20 @@ func (s *Server) runFourLetterWord(word string, br *bufio.Reader) string {
 	return b.String()
 }
 
-func (s *Server) mode() string { return "standalone" }
+func (s *Server) mode() string {
+	if s.driver == nil {
+		return "standalone"
+	}
+	switch zab.ServerState(s.driver.role.Load()) {
+	case zab.Leading:
+		return "leader"
+	case zab.Following:
+		return "follower"
+	case zab.Observing:
+		return "observer"
+	}
+	return "looking"
+}
 
 func (s *Server) writeSrvr(b *strings.Builder, withClients bool) {
 	fmt.Fprintf(b, "Zookeeper version: %s, built on %s\n", Version, BuildDate)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -233,3 +234,5 @@ func (r *rawClient) connIDOK(s *Server) bool {
 	})
 	return found
 }
+
+func stringsContains(s, sub string) bool { return strings.Contains(s, sub) }

@@ -46,7 +46,10 @@ func follows(a, b int64) bool {
 // anywhere else stops the server with the file and byte offset. With
 // Recover set, a corrupt newest snapshot is skipped for an older one, as
 // long as the log still holds every transaction since that one.
-func (s *Server) recoverDisk() (*disk, *tree.Tree, int, error) {
+//
+// A cluster member (replay false) loads only the snapshot: entries logged
+// after it may never have been committed; the leader commits them again.
+func (s *Server) recoverDisk(replay bool) (*disk, *tree.Tree, int, error) {
 	fsys := s.cfg.FS
 	if fsys == nil {
 		fsys = vfs.OS{}
@@ -89,6 +92,9 @@ func (s *Server) recoverDisk() (*disk, *tree.Tree, int, error) {
 		return nil, nil, 0, fmt.Errorf("%w: %w", ErrRecovery, err)
 	}
 	prev, replayed := t.LastZxid(), 0
+	if !replay {
+		return d, t, 0, nil
+	}
 	err = d.log.Iterate(prev, func(rec storage.Record) error {
 		if !follows(prev, rec.Zxid) {
 			return fmt.Errorf("log jumps from zxid %s to %s: transactions after the snapshot are missing", hexZxid(prev), hexZxid(rec.Zxid))

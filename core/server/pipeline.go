@@ -187,8 +187,15 @@ func (s *Server) apply(w *pendingWrite) {
 		w.reply = s.writeReply(w, res)
 	}
 	s.mu.Unlock()
-	if x.Type == proto.OpCloseSession {
-		s.sessions.remove(x.SessionID)
+	switch x.Type {
+	case proto.OpCreateSession:
+		if b, ok := x.Body.(*txn.CreateSession); ok && s.isCluster() {
+			s.sessions.add(x.SessionID, time.Duration(b.Timeout)*time.Millisecond, time.Now())
+		}
+	case proto.OpCloseSession:
+		if c := s.sessions.remove(x.SessionID); c != nil && c != w.conn {
+			c.close() // expired by the leader, or closed elsewhere
+		}
 	}
 	s.snapshotter.applied()
 	close(w.done)
@@ -222,8 +229,8 @@ func (s *Server) fireWatches(events []tree.Event, zxid int64) {
 func (s *Server) writeReply(w *pendingWrite, res tree.Result) []byte {
 	x := w.txn
 	h := proto.ReplyHeader{Xid: w.xid, Zxid: x.Zxid}
-	if w.err != nil && x.Type != proto.OpMulti {
-		h.Err = proto.CodeOf(w.err)
+	if e, ok := x.Body.(*txn.Error); ok {
+		h.Err = e.Code
 		return encodeFrame(h, nil)
 	}
 	stat := func(i int) *proto.Stat {

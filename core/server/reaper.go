@@ -22,7 +22,9 @@ func (s *Server) reaperLoop() {
 		case <-s.closing:
 			return
 		case now := <-t.C:
-			s.reapOnce(now)
+			if s.isLeader() && s.serving() {
+				s.reapOnce(now)
+			}
 		}
 	}
 }

@@ -41,7 +41,8 @@ type Server struct {
 
 	sessions    *sessionTracker
 	committer   Committer
-	disk        *disk // nil when DataDir is "" (memory only)
+	disk        *disk   // nil when DataDir is "" (memory only)
+	driver      *driver // nil for a standalone server
 	snapshotter *snapshotter
 	writeErr    atomic.Pointer[error] // the log failure that stopped writes
 	writes      chan *pendingWrite
@@ -83,12 +84,21 @@ func New(cfg Config, log hclog.Logger) (*Server, error) {
 	s.committer = &memCommitter{apply: s.apply}
 	replayed := 0
 	if cfg.DataDir != "" {
-		d, t, n, err := s.recoverDisk()
+		d, t, n, err := s.recoverDisk(!s.isCluster())
 		if err != nil {
 			return nil, err
 		}
 		s.disk, s.tree, replayed = d, t, n
-		s.committer = newLogCommitter(s, d.log)
+		if s.isCluster() {
+			s.prep = prep.New(prep.Config{TTLEnabled: cfg.TTLNodes, SkipACL: cfg.SkipACL}, s.tree)
+			if s.driver, err = s.newDriver(t, t.LastZxid()); err != nil {
+				d.log.Close()
+				return nil, err
+			}
+			s.committer = nil
+		} else {
+			s.committer = newLogCommitter(s, d.log)
+		}
 		s.snapshotter = newSnapshotter(s)
 		// Sessions from before the restart live on until they expire, so
 		// their clients can reconnect to them.
@@ -121,14 +131,18 @@ func (s *Server) Start() error {
 	}
 	s.ln = ln
 	s.started = time.Now()
-	s.log.Info("serving clients", "addr", ln.Addr().String(), "mode", "standalone")
+	s.log.Info("listening for clients", "addr", ln.Addr().String(), "mode", s.mode())
 	s.wg.Add(4)
 	if s.snapshotter != nil {
 		s.wg.Add(1)
 		go s.snapshotter.loop()
 	}
 	go s.acceptLoop()
-	go s.sequencer()
+	if s.driver != nil {
+		go s.driver.run()
+	} else {
+		go s.sequencer()
+	}
 	go s.expiryLoop()
 	go s.reaperLoop()
 	return nil
@@ -162,6 +176,9 @@ func (s *Server) Close() error {
 // closeDisk stops the applier and closes the log, once, after every
 // goroutine that could commit has stopped.
 func (s *Server) closeDisk() {
+	if s.driver != nil {
+		s.driver.tr.Close()
+	}
 	s.diskOnce.Do(func() {
 		if lc, ok := s.committer.(*logCommitter); ok {
 			lc.stop()
@@ -293,6 +310,9 @@ func (s *Server) expiryLoop() {
 		case <-s.closing:
 			return
 		case now := <-t.C:
+			if !s.isLeader() || !s.serving() {
+				continue // the leader owns session expiry
+			}
 			for _, sess := range s.sessions.expired(now) {
 				s.log.Info("session expired", "session", hexZxid(sess.id), "timeout", sess.timeout)
 				if sess.conn != nil {
@@ -305,4 +325,22 @@ func (s *Server) expiryLoop() {
 			}
 		}
 	}
+}
+
+// closeAllClients disconnects every client (the server stopped serving).
+func (s *Server) closeAllClients() {
+	s.connMu.Lock()
+	defer s.connMu.Unlock()
+	for _, c := range s.conns {
+		c.close()
+	}
+}
+
+// replaceTree swaps in a tree installed from a leader's snapshot.
+func (s *Server) replaceTree(t *tree.Tree) {
+	s.mu.Lock()
+	s.tree = t
+	s.prep = prep.New(prep.Config{TTLEnabled: s.cfg.TTLNodes, SkipACL: s.cfg.SkipACL}, t)
+	s.lastZxid.Store(t.LastZxid())
+	s.mu.Unlock()
 }

@@ -158,8 +158,9 @@ func (t *sessionTracker) markClosing(id int64) bool {
 	return true
 }
 
-// remove forgets a session (after its closeSession applied).
-func (t *sessionTracker) remove(id int64) *session {
+// remove forgets a session (after its closeSession applied) and returns the
+// connection that held it, if any.
+func (t *sessionTracker) remove(id int64) *conn {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s := t.byID[id]
@@ -173,7 +174,7 @@ func (t *sessionTracker) remove(id int64) *session {
 			delete(t.buckets, s.expireAt)
 		}
 	}
-	return s
+	return s.conn
 }
 
 // expired returns the sessions whose deadline has passed and marks them

@@ -122,6 +122,12 @@ func (sn *snapshotter) take() error {
 		return err
 	}
 	sn.last.Store(zxid)
+	if d := s.driver; d != nil {
+		select {
+		case d.compact <- zxid:
+		default:
+		}
+	}
 	s.log.Info("snapshot taken", "zxid", hexZxid(zxid), "took", time.Since(start))
 	return nil
 }

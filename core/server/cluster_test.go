@@ -1,0 +1,259 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/zoogate/zoogate/core/zab"
+)
+
+// memNet is a minimal in-memory peer network for the driver tests: FIFO per
+// pair, and Broken events when an endpoint closes.
+type memNet struct {
+	mu    sync.Mutex
+	nodes map[uint64]*memEnd
+}
+
+type memEnd struct {
+	id     uint64
+	net    *memNet
+	events chan PeerEvent
+	closed bool
+}
+
+func newMemNet() *memNet { return &memNet{nodes: map[uint64]*memEnd{}} }
+
+func (n *memNet) endpoint(id uint64) *memEnd {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	e := &memEnd{id: id, net: n, events: make(chan PeerEvent, 1<<16)}
+	if old := n.nodes[id]; old != nil {
+		old.closed = true
+	}
+	n.nodes[id] = e
+	for pid, p := range n.nodes {
+		if pid != id && !p.closed {
+			p.events <- PeerEvent{Broken: id} // its old stream with us is gone
+		}
+	}
+	return e
+}
+
+func (e *memEnd) Send(to uint64, m zab.Message) {
+	e.net.mu.Lock()
+	defer e.net.mu.Unlock()
+	if e.closed {
+		return
+	}
+	if p := e.net.nodes[to]; p != nil && !p.closed {
+		mm := m
+		p.events <- PeerEvent{Msg: &mm}
+	}
+}
+
+func (e *memEnd) Events() <-chan PeerEvent { return e.events }
+func (e *memEnd) CloseStream(uint64)       {}
+func (e *memEnd) Close() error {
+	e.net.mu.Lock()
+	defer e.net.mu.Unlock()
+	if e.closed {
+		return nil
+	}
+	e.closed = true
+	for pid, p := range e.net.nodes {
+		if pid != e.id && !p.closed {
+			p.events <- PeerEvent{Broken: e.id}
+		}
+	}
+	return nil
+}
+
+type testCluster struct {
+	t       *testing.T
+	net     *memNet
+	servers map[uint64]*Server
+	dirs    map[uint64]string
+	voters  []uint64
+}
+
+func newTestCluster(t *testing.T, n int) *testCluster {
+	tc := &testCluster{t: t, net: newMemNet(), servers: map[uint64]*Server{}, dirs: map[uint64]string{}}
+	for i := 1; i <= n; i++ {
+		tc.voters = append(tc.voters, uint64(i))
+		tc.dirs[uint64(i)] = t.TempDir()
+	}
+	for _, id := range tc.voters {
+		tc.start(id)
+	}
+	return tc
+}
+
+func (tc *testCluster) start(id uint64) *Server {
+	s := startServer(tc.t, func(c *Config) {
+		c.ServerID = int64(id)
+		c.DataDir = tc.dirs[id]
+		c.Tick = 50 * time.Millisecond
+		c.MinSessionTimeout = 2 * time.Second
+		c.MaxSessionTimeout = 10 * time.Second
+		c.SessionSecret = "test-cluster"
+		c.Cluster = &ClusterConfig{Voters: tc.voters, InitLimit: 20, SyncLimit: 10, Transport: tc.net.endpoint(id)}
+	})
+	tc.servers[id] = s
+	return s
+}
+
+func (tc *testCluster) stop(id uint64) {
+	tc.servers[id].Close()
+	delete(tc.servers, id)
+}
+
+// leader waits for exactly one serving leader and every other live server serving.
+func (tc *testCluster) leader() uint64 {
+	var lead uint64
+	waitFor(tc.t, "a leader with every live voter serving", 20*time.Second, func() bool {
+		lead = 0
+		for id, s := range tc.servers {
+			if !s.serving() {
+				return false
+			}
+			if s.isLeader() {
+				if lead != 0 {
+					return false
+				}
+				lead = id
+			}
+		}
+		return lead != 0
+	})
+	return lead
+}
+
+func (tc *testCluster) connect(id uint64) *zk.Conn {
+	c, _ := connect(tc.t, tc.servers[id])
+	return c
+}
+
+func TestClusterReplicatesAndForwards(t *testing.T) {
+	tc := newTestCluster(t, 3)
+	lead := tc.leader()
+	var follower uint64
+	for id := range tc.servers {
+		if id != lead {
+			follower = id
+		}
+	}
+	if got := fourLW(t, tc.servers[lead], "srvr"); !contains(got, "Mode: leader") {
+		t.Fatalf("leader srvr: %s", got)
+	}
+	if got := fourLW(t, tc.servers[follower], "srvr"); !contains(got, "Mode: follower") {
+		t.Fatalf("follower srvr: %s", got)
+	}
+	fc := tc.connect(follower) // writes through a follower are forwarded
+	lc := tc.connect(lead)
+	_, _, ch, err := lc.GetW("/x")
+	if !errors.Is(err, zk.ErrNoNode) {
+		_ = ch
+	}
+	_, _, exCh, _ := lc.ExistsW("/x")
+	if _, err := fc.Create("/x", []byte("1"), 0, open); err != nil {
+		t.Fatal(err)
+	}
+	if ev := recvEvent(t, exCh); ev.Type != zk.EventNodeCreated {
+		t.Fatalf("watch on the leader for a write through a follower: %+v", ev)
+	}
+	for i := 0; i < 50; i++ {
+		if _, err := fc.Create("/x/s-", []byte(strconv.Itoa(i)), zk.FlagSequence, open); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := fc.Create("/x/eph", nil, zk.FlagEphemeral, open); err != nil {
+		t.Fatal(err)
+	}
+	// sync() then read on a follower sees every earlier write.
+	if _, err := fc.Sync("/x"); err != nil {
+		t.Fatal(err)
+	}
+	kids, _, err := fc.Children("/x")
+	if err != nil || len(kids) != 51 {
+		t.Fatalf("children on the follower: %d %v", len(kids), err)
+	}
+	tc.converged()
+	// Ephemerals vanish everywhere when the session closes.
+	fc.Close()
+	waitFor(t, "ephemeral removal on every server", 10*time.Second, func() bool {
+		for _, s := range tc.servers {
+			s.mu.RLock()
+			ok := s.tree.Exists("/x/eph")
+			s.mu.RUnlock()
+			if ok {
+				return false
+			}
+		}
+		return true
+	})
+	tc.converged()
+}
+
+func TestClusterLeaderFailover(t *testing.T) {
+	tc := newTestCluster(t, 3)
+	lead := tc.leader()
+	var other uint64
+	for id := range tc.servers {
+		if id != lead {
+			other = id
+		}
+	}
+	c := tc.connect(other)
+	acked := 0
+	for i := 0; i < 20; i++ {
+		if _, err := c.Create(fmt.Sprintf("/f%d", i), nil, 0, open); err == nil {
+			acked++
+		}
+	}
+	tc.stop(lead)
+	newLead := tc.leader()
+	if newLead == lead {
+		t.Fatal("the stopped leader still leads")
+	}
+	c2 := tc.connect(other)
+	if _, err := c2.Create("/after", nil, 0, open); err != nil {
+		t.Fatalf("write after failover: %v", err)
+	}
+	for i := 0; i < acked; i++ {
+		if ok, _, err := c2.Exists(fmt.Sprintf("/f%d", i)); !ok || err != nil {
+			t.Fatalf("acknowledged /f%d lost after failover: %v", i, err)
+		}
+	}
+	// The old leader comes back as a follower and catches up.
+	tc.start(lead)
+	tc.leader()
+	tc.converged()
+}
+
+// converged waits until every live server has applied the same zxid and
+// holds the same tree.
+func (tc *testCluster) converged() {
+	waitFor(tc.t, "all trees equal", 20*time.Second, func() bool {
+		var z int64 = -1
+		var dg uint64
+		for _, s := range tc.servers {
+			s.mu.RLock()
+			lz, d := s.tree.LastZxid(), s.tree.Digest()
+			s.mu.RUnlock()
+			if z == -1 {
+				z, dg = lz, d
+			} else if lz != z || d != dg {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+func contains(s, sub string) bool { return stringsContains(s, sub) }
