@@ -18,6 +18,39 @@ import (
 type memNet struct {
 	mu    sync.Mutex
 	nodes map[uint64]*memEnd
+	cut   map[[2]uint64]bool
+}
+
+func pair(a, b uint64) [2]uint64 {
+	if a > b {
+		a, b = b, a
+	}
+	return [2]uint64{a, b}
+}
+
+// isolate cuts every link of id (both sides see the streams break).
+func (n *memNet) isolate(id uint64) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for pid, p := range n.nodes {
+		if pid == id || n.cut[pair(id, pid)] {
+			continue
+		}
+		n.cut[pair(id, pid)] = true
+		if !p.closed {
+			p.events <- PeerEvent{Broken: id}
+		}
+		if me := n.nodes[id]; me != nil && !me.closed {
+			me.events <- PeerEvent{Broken: pid}
+		}
+	}
+}
+
+// heal restores every link.
+func (n *memNet) heal() {
+	n.mu.Lock()
+	n.cut = map[[2]uint64]bool{}
+	n.mu.Unlock()
 }
 
 type memEnd struct {
@@ -27,7 +60,7 @@ type memEnd struct {
 	closed bool
 }
 
-func newMemNet() *memNet { return &memNet{nodes: map[uint64]*memEnd{}} }
+func newMemNet() *memNet { return &memNet{nodes: map[uint64]*memEnd{}, cut: map[[2]uint64]bool{}} }
 
 func (n *memNet) endpoint(id uint64) *memEnd {
 	n.mu.Lock()
@@ -51,7 +84,7 @@ func (e *memEnd) Send(to uint64, m zab.Message) {
 	if e.closed {
 		return
 	}
-	if p := e.net.nodes[to]; p != nil && !p.closed {
+	if p := e.net.nodes[to]; p != nil && !p.closed && !e.net.cut[pair(e.id, to)] {
 		mm := m
 		p.events <- PeerEvent{Msg: &mm}
 	}
@@ -257,3 +290,40 @@ func (tc *testCluster) converged() {
 }
 
 func contains(s, sub string) bool { return stringsContains(s, sub) }
+
+func TestClusterPartitionedLeader(t *testing.T) {
+	tc := newTestCluster(t, 3)
+	lead := tc.leader()
+	c := tc.connect(lead)
+	if _, err := c.Create("/p", []byte("before"), 0, open); err != nil {
+		t.Fatal(err)
+	}
+	// Cut the leader off: it must step down (no quorum) and the other two
+	// elect a new leader that takes writes.
+	tc.net.isolate(lead)
+	waitFor(t, "the isolated leader to stop serving", 10*time.Second, func() bool { return !tc.servers[lead].serving() })
+	var newLead uint64
+	waitFor(t, "a new leader among the majority", 20*time.Second, func() bool {
+		for id, s := range tc.servers {
+			if id != lead && s.serving() && s.isLeader() {
+				newLead = id
+				return true
+			}
+		}
+		return false
+	})
+	c2 := tc.connect(newLead)
+	if _, err := c2.Set("/p", []byte("during"), -1); err != nil {
+		t.Fatal(err)
+	}
+	tc.net.heal()
+	tc.leader()
+	tc.converged()
+	s := tc.servers[lead]
+	s.mu.RLock()
+	data, _, _, _ := s.tree.Get("/p")
+	s.mu.RUnlock()
+	if string(data) != "during" {
+		t.Fatalf("old leader after healing holds %q", data)
+	}
+}
