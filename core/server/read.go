@@ -143,8 +143,12 @@ func (s *Server) read(c *conn, it *item, d *jute.Decoder) readResult {
 		return readResult{body: func(e *jute.Encoder) {
 			e.VectorLen(len(ids))
 			for _, id := range ids {
+				user := id.ID
+				if id.Scheme == "digest" { // ZooKeeper shows the user, not the hash
+					user, _, _ = strings.Cut(user, ":")
+				}
 				e.String(id.Scheme)
-				e.String(id.ID)
+				e.String(user)
 			}
 		}}
 	case proto.OpMultiRead:
