@@ -30,11 +30,13 @@ type PeerEvent struct {
 }
 
 // PeerTransport carries ZAB messages between voters: one ordered stream per
-// pair of servers (core/peer implements it over TCP and in memory).
+// pair of servers (core/peer implements it over TCP and in memory). Notify
+// holds a token when events wait; Recv takes them one at a time.
 type PeerTransport interface {
 	Send(to uint64, m zab.Message)
-	Events() <-chan PeerEvent
 	CloseStream(peer uint64)
+	Notify() <-chan struct{}
+	Recv() (PeerEvent, bool)
 	Close() error
 }
 
@@ -174,13 +176,22 @@ func (d *driver) run() {
 				d.node.SetPingData(b)
 			}
 			d.node.Tick()
-		case ev := <-d.tr.Events():
-			if ev.Msg != nil {
-				if err := d.node.Step(*ev.Msg); err != nil {
-					d.log.Debug("message refused", "msg", ev.Msg.String(), "error", err)
+		case <-d.tr.Notify():
+			for {
+				ev, ok := d.tr.Recv()
+				if !ok {
+					break
 				}
-			} else {
-				d.node.Disconnected(ev.Broken)
+				if ev.Msg != nil {
+					if err := d.node.Step(*ev.Msg); err != nil {
+						d.log.Debug("message refused", "msg", ev.Msg.String(), "error", err)
+					}
+				} else {
+					d.node.Disconnected(ev.Broken)
+				}
+				if d.node.HasReady() {
+					d.process()
+				}
 			}
 		case w := <-s.writes:
 			d.handleWrite(w)

@@ -38,10 +38,10 @@ func (n *memNet) isolate(id uint64) {
 		}
 		n.cut[pair(id, pid)] = true
 		if !p.closed {
-			p.events <- PeerEvent{Broken: id}
+			p.push(PeerEvent{Broken: id})
 		}
 		if me := n.nodes[id]; me != nil && !me.closed {
-			me.events <- PeerEvent{Broken: pid}
+			me.push(PeerEvent{Broken: pid})
 		}
 	}
 }
@@ -56,23 +56,33 @@ func (n *memNet) heal() {
 type memEnd struct {
 	id     uint64
 	net    *memNet
-	events chan PeerEvent
+	queue  []PeerEvent
+	notify chan struct{}
 	closed bool
 }
 
 func newMemNet() *memNet { return &memNet{nodes: map[uint64]*memEnd{}, cut: map[[2]uint64]bool{}} }
 
+// push queues an event for e; the caller holds net.mu.
+func (e *memEnd) push(ev PeerEvent) {
+	e.queue = append(e.queue, ev)
+	select {
+	case e.notify <- struct{}{}:
+	default:
+	}
+}
+
 func (n *memNet) endpoint(id uint64) *memEnd {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	e := &memEnd{id: id, net: n, events: make(chan PeerEvent, 1<<16)}
+	e := &memEnd{id: id, net: n, notify: make(chan struct{}, 1)}
 	if old := n.nodes[id]; old != nil {
 		old.closed = true
 	}
 	n.nodes[id] = e
 	for pid, p := range n.nodes {
 		if pid != id && !p.closed {
-			p.events <- PeerEvent{Broken: id} // its old stream with us is gone
+			p.push(PeerEvent{Broken: id}) // its old stream with us is gone
 		}
 	}
 	return e
@@ -86,12 +96,26 @@ func (e *memEnd) Send(to uint64, m zab.Message) {
 	}
 	if p := e.net.nodes[to]; p != nil && !p.closed && !e.net.cut[pair(e.id, to)] {
 		mm := m
-		p.events <- PeerEvent{Msg: &mm}
+		mm.From, mm.To = e.id, to
+		p.push(PeerEvent{Msg: &mm})
 	}
 }
 
-func (e *memEnd) Events() <-chan PeerEvent { return e.events }
-func (e *memEnd) CloseStream(uint64)       {}
+func (e *memEnd) Notify() <-chan struct{} { return e.notify }
+
+func (e *memEnd) Recv() (PeerEvent, bool) {
+	e.net.mu.Lock()
+	defer e.net.mu.Unlock()
+	if len(e.queue) == 0 {
+		return PeerEvent{}, false
+	}
+	ev := e.queue[0]
+	e.queue = e.queue[1:]
+	return ev, true
+}
+
+func (e *memEnd) CloseStream(uint64) {}
+
 func (e *memEnd) Close() error {
 	e.net.mu.Lock()
 	defer e.net.mu.Unlock()
@@ -101,7 +125,7 @@ func (e *memEnd) Close() error {
 	e.closed = true
 	for pid, p := range e.net.nodes {
 		if pid != e.id && !p.closed {
-			p.events <- PeerEvent{Broken: e.id}
+			p.push(PeerEvent{Broken: e.id})
 		}
 	}
 	return nil
