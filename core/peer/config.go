@@ -1,0 +1,147 @@
+package peer
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"time"
+)
+
+// TCPConfig configures a TCP transport.
+type TCPConfig struct {
+	// ID is this server's id (> 0).
+	ID uint64
+	// ListenAddr is the address to accept peers on (host:port). Ignored
+	// when Listener is set.
+	ListenAddr string
+	// Listener, when not nil, is used instead of listening on ListenAddr;
+	// the transport owns it and closes it on Close.
+	Listener net.Listener
+	// Peers maps every other voter's id to its address. An entry for ID
+	// itself is ignored.
+	Peers map[uint64]string
+	// Cluster is the cluster name both ends of a connection must share.
+	Cluster string
+
+	// DialTimeout bounds one connection attempt.
+	DialTimeout time.Duration
+	// HandshakeTimeout bounds the exchange of hello frames.
+	HandshakeTimeout time.Duration
+	// BackoffMin and BackoffMax bound the wait between failed dials; it
+	// doubles per failure, with jitter (between half and all of it).
+	BackoffMin, BackoffMax time.Duration
+	// ConnectWait is how long messages may wait for a connection to come up
+	// before the stream counts as broken (and they are dropped).
+	ConnectWait time.Duration
+	// WriteTimeout breaks a stream whose connection accepts no bytes for
+	// this long.
+	WriteTimeout time.Duration
+	// CloseLinger bounds how long a graceful close waits for the peer to
+	// close its side after everything queued was written.
+	CloseLinger time.Duration
+	// ReplaceGrace bounds how long a new connection from a peer waits for
+	// that peer's previous connection to end.
+	ReplaceGrace time.Duration
+	// KeepAlive is the TCP keepalive period (negative: disabled).
+	KeepAlive time.Duration
+
+	// MaxFrameSize is the largest frame accepted or sent (a SNAP carries a
+	// whole snapshot).
+	MaxFrameSize int
+	// MaxQueueBytes bounds the bytes queued to one peer and not yet written;
+	// a Send that would go beyond it breaks the stream instead. A single
+	// message larger than the bound is accepted on an empty queue.
+	MaxQueueBytes int
+	// MaxInboxBytes bounds the received bytes waiting for the driver; above
+	// it connections stop being read (and the senders' queues fill up).
+	MaxInboxBytes int
+
+	// Rand drives the backoff jitter; nil: seeded from the clock. Only the
+	// transport uses it once it is passed in.
+	Rand *rand.Rand
+}
+
+// DefaultTCPConfig returns LAN settings for server id; the caller fills in
+// ListenAddr, Peers and Cluster.
+func DefaultTCPConfig(id uint64) TCPConfig {
+	return TCPConfig{
+		ID:               id,
+		DialTimeout:      3 * time.Second,
+		HandshakeTimeout: 5 * time.Second,
+		BackoffMin:       50 * time.Millisecond,
+		BackoffMax:       2 * time.Second,
+		ConnectWait:      10 * time.Second,
+		WriteTimeout:     30 * time.Second,
+		CloseLinger:      5 * time.Second,
+		ReplaceGrace:     2 * time.Second,
+		KeepAlive:        15 * time.Second,
+		MaxFrameSize:     1 << 30,
+		MaxQueueBytes:    128 << 20,
+		MaxInboxBytes:    64 << 20,
+	}
+}
+
+// maxClusterName is the longest cluster name a hello can carry.
+const maxClusterName = 255
+
+// Validate reports every problem at once, each naming its field.
+func (c TCPConfig) Validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: %s: %s", ErrInvalidConfig, field, fmt.Sprintf(format, args...)))
+	}
+	if c.ID == 0 {
+		bad("ID", "must be > 0")
+	}
+	if c.Listener == nil {
+		if c.ListenAddr == "" {
+			bad("ListenAddr", "required when Listener is nil")
+		} else if _, _, err := net.SplitHostPort(c.ListenAddr); err != nil {
+			bad("ListenAddr", "%v", err)
+		}
+	}
+	for id, addr := range c.Peers {
+		if id == 0 {
+			bad("Peers", "id 0 is not a valid server id")
+			continue
+		}
+		if id == c.ID {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			bad("Peers", "peer %d: %v", id, err)
+		}
+	}
+	if c.Cluster == "" {
+		bad("Cluster", "required")
+	} else if len(c.Cluster) > maxClusterName {
+		bad("Cluster", "%d bytes, at most %d", len(c.Cluster), maxClusterName)
+	}
+	positive := func(field string, d time.Duration) {
+		if d <= 0 {
+			bad(field, "must be > 0, got %v", d)
+		}
+	}
+	positive("DialTimeout", c.DialTimeout)
+	positive("HandshakeTimeout", c.HandshakeTimeout)
+	positive("BackoffMin", c.BackoffMin)
+	positive("BackoffMax", c.BackoffMax)
+	if c.BackoffMax > 0 && c.BackoffMin > c.BackoffMax {
+		bad("BackoffMax", "%v is below BackoffMin %v", c.BackoffMax, c.BackoffMin)
+	}
+	positive("ConnectWait", c.ConnectWait)
+	positive("WriteTimeout", c.WriteTimeout)
+	positive("CloseLinger", c.CloseLinger)
+	positive("ReplaceGrace", c.ReplaceGrace)
+	if c.MaxFrameSize < 64 || c.MaxFrameSize > maxFrameLimit {
+		bad("MaxFrameSize", "%d, must be in [64, %d]", c.MaxFrameSize, maxFrameLimit)
+	}
+	if c.MaxQueueBytes <= 0 {
+		bad("MaxQueueBytes", "must be > 0, got %d", c.MaxQueueBytes)
+	}
+	if c.MaxInboxBytes <= 0 {
+		bad("MaxInboxBytes", "must be > 0, got %d", c.MaxInboxBytes)
+	}
+	return errors.Join(errs...)
+}

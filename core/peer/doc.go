@@ -1,0 +1,86 @@
+// Package peer is the transport between zoogate voters: one ordered,
+// bidirectional stream per pair of servers, carrying zab.Message values. TCP
+// is the production implementation; Mem is its in-memory twin with fault
+// controls for tests. Both keep the semantics below, which are the ones the
+// ZAB core's simulation (core/zab/zabsim) gives its nodes.
+//
+// # What it owns
+//
+// Connections between voters: who dials whom, the handshake (magic, version,
+// cluster name, ids), framing ([uint32 big-endian length][zab.Marshal
+// bytes]), per-peer send queues with a byte bound, reconnection with jittered
+// backoff, and the ordering of what the driver is told.
+//
+// # What it must never import
+//
+// Only the standard library, go-hclog and core/zab (for Message and its
+// codec). Never core/server, storage, topology, bridge, wan or cmd.
+//
+// # Semantics a driver relies on
+//
+// A stream is the ordered channel between this server and one peer, as the
+// driver sees it: it starts with the first message sent or received after
+// the previous stream with that peer ended, and ends with a Broken event or
+// with the driver's own CloseStream.
+//
+//   - FIFO: messages Sent to a peer on one stream are received by it in the
+//     order of the Send calls, without gaps. A message is either delivered
+//     on the stream it was sent on or lost with that stream.
+//   - Broken first: when a stream ends for any reason other than this
+//     server's CloseStream (the peer closed it, crashed or restarted, the
+//     connection failed, a bad frame, the send queue bound, a connection
+//     that never came up in time), the driver receives Event{Broken: peer}
+//     and it comes before any message of a later stream with that peer.
+//     Every message of the old stream the driver did not receive before that
+//     event is lost.
+//   - Drop until told: between the moment a stream with a peer breaks and
+//     the moment the driver takes that Broken event (Recv), Send to that peer
+//     drops the message. So no message the driver sent while it believed the
+//     old stream was alive ever arrives on a new one.
+//   - Graceful close: CloseStream(peer) delivers everything already Sent to
+//     the peer on the stream, then the peer receives Broken. What the peer
+//     sent and this driver has not yet received is discarded (including
+//     messages already waiting in this server's event queue). The closing
+//     side gets no Broken for a stream it closed itself; its next Send starts
+//     a new stream, which the peer sees after its Broken.
+//   - Send never blocks the driver. Recv never blocks.
+//
+// Events are taken with a pull API rather than a channel of events, because
+// "drop until told" needs to know exactly when the driver took a Broken: a
+// Go channel cannot say whether a receive happened before or after a
+// concurrent Send. The driver waits on Notify() and then calls Recv until it
+// reports no event:
+//
+//	for {
+//	    select {
+//	    case <-ticker.C:
+//	        node.Tick()
+//	    case <-tr.Notify():
+//	        for ev, ok := tr.Recv(); ok; ev, ok = tr.Recv() {
+//	            if ev.Msg != nil {
+//	                node.Step(*ev.Msg)
+//	            } else {
+//	                node.Disconnected(ev.Broken)
+//	            }
+//	            // handle Ready
+//	        }
+//	    }
+//	}
+//
+// Notify has a token whenever an event was queued since the last Recv that
+// left the queue empty, so a driver that takes only some events per wake-up
+// is woken again.
+//
+// # TCP specifics
+//
+// Exactly one connection per pair: the server with the lower id dials the
+// higher one, eagerly and again after every break (with exponential backoff
+// and jitter after failures); the higher one accepts. The dialer sends a
+// hello frame (magic "ZGPR", version, sender and receiver ids, cluster name)
+// and the acceptor answers with its own; any mismatch is logged and the
+// connection closed. A new connection from a peer that already has one waits
+// until the old one has ended (bounded by ReplaceGrace), and the old one is
+// reported Broken before any message of the new one. A graceful close sends
+// what was queued, half-closes the connection and waits (up to CloseLinger)
+// for the peer to close its side, so queued data is never cut by a reset.
+package peer

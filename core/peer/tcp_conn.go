@@ -1,0 +1,268 @@
+package peer
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"time"
+)
+
+// dialLoop keeps one connection up to p (whose id is higher than ours):
+// it dials whenever no stream with p owns a connection, backing off after
+// failures.
+func (t *TCP) dialLoop(p *tpeer) {
+	defer t.wg.Done()
+	failures, hadConn := 0, false
+	log := t.log.With("peer", p.id, "addr", p.addr)
+	for {
+		t.mu.Lock()
+		for {
+			if t.closed {
+				t.mu.Unlock()
+				return
+			}
+			h := p.head()
+			if h == nil || h.conn == nil {
+				break
+			}
+			done := h.done
+			t.mu.Unlock()
+			select {
+			case <-done:
+			case <-t.done:
+			}
+			t.mu.Lock()
+		}
+		wait := t.backoffL(failures, hadConn)
+		t.mu.Unlock()
+		if wait > 0 {
+			timer := time.NewTimer(wait)
+			select {
+			case <-timer.C:
+			case <-t.done:
+				timer.Stop()
+				return
+			}
+		}
+		conn, err := t.dial(p)
+		if err != nil {
+			failures++
+			hadConn = false
+			log.Debug("dial failed", "attempt", failures, "error", err)
+			continue
+		}
+		t.mu.Lock()
+		delete(t.raw, conn)
+		if t.closed {
+			t.mu.Unlock()
+			conn.Close()
+			return
+		}
+		if failures > 0 {
+			log.Info("connected", "failed_attempts", failures)
+		}
+		t.attachL(p, conn)
+		t.mu.Unlock()
+		failures, hadConn = 0, true
+	}
+}
+
+// backoffL is the wait before the next dial: none for the first attempt,
+// about BackoffMin after a connection ended, doubling per failure up to
+// BackoffMax; jittered to between half and all of it.
+func (t *TCP) backoffL(failures int, hadConn bool) time.Duration {
+	if failures == 0 && !hadConn {
+		return 0
+	}
+	d := t.cfg.BackoffMin
+	for i := 1; i < failures && d < t.cfg.BackoffMax; i++ {
+		d *= 2
+	}
+	d = min(d, t.cfg.BackoffMax)
+	half := d / 2
+	return half + time.Duration(t.rnd.Int64N(int64(d-half)+1))
+}
+
+// dial connects to p and exchanges hellos. The returned connection is still
+// registered in t.raw; the caller removes it.
+func (t *TCP) dial(p *tpeer) (net.Conn, error) {
+	d := net.Dialer{Timeout: t.cfg.DialTimeout, KeepAlive: t.cfg.KeepAlive}
+	conn, err := d.DialContext(t.ctx, "tcp", p.addr)
+	if err != nil {
+		return nil, err
+	}
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		conn.Close()
+		return nil, ErrClosed
+	}
+	t.raw[conn] = struct{}{}
+	t.mu.Unlock()
+	fail := func(err error) (net.Conn, error) {
+		t.mu.Lock()
+		delete(t.raw, conn)
+		t.mu.Unlock()
+		conn.Close()
+		return nil, err
+	}
+	tune(conn, t.cfg.KeepAlive)
+	if err := conn.SetDeadline(time.Now().Add(t.cfg.HandshakeTimeout)); err != nil {
+		return fail(err)
+	}
+	if _, err := conn.Write(t.helloFrame(p.id)); err != nil {
+		return fail(fmt.Errorf("sending hello: %w", err))
+	}
+	fr := frameReader{r: conn, max: maxHelloLen}
+	body, err := fr.next()
+	if err != nil {
+		return fail(fmt.Errorf("reading the peer's hello (refused?): %w", err))
+	}
+	h, err := decodeHello(body)
+	if err == nil {
+		err = checkHello(h, t.cfg.Cluster, p.id, t.cfg.ID)
+	}
+	if err != nil {
+		t.log.Warn("handshake refused", "peer", p.id, "remote", conn.RemoteAddr().String(), "error", err)
+		return fail(err)
+	}
+	if err := conn.SetDeadline(time.Time{}); err != nil {
+		return fail(err)
+	}
+	return conn, nil
+}
+
+func (t *TCP) helloFrame(to uint64) []byte {
+	body := appendHello(nil, hello{Version: protocolVersion, From: t.cfg.ID, To: to, Cluster: t.cfg.Cluster})
+	return append(appendFrameHeader(nil, len(body)), body...)
+}
+
+// acceptLoop hands every accepted connection to a handshake goroutine.
+func (t *TCP) acceptLoop() {
+	defer t.wg.Done()
+	for {
+		conn, err := t.ln.Accept()
+		if err != nil {
+			t.mu.Lock()
+			closed := t.closed
+			t.mu.Unlock()
+			if closed || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			t.log.Warn("accept failed", "error", err)
+			timer := time.NewTimer(t.cfg.BackoffMin)
+			select {
+			case <-timer.C:
+			case <-t.done:
+				timer.Stop()
+				return
+			}
+			continue
+		}
+		t.mu.Lock()
+		if t.closed || len(t.raw) >= maxHandshakes {
+			t.mu.Unlock()
+			conn.Close()
+			continue
+		}
+		t.raw[conn] = struct{}{}
+		t.wg.Add(1)
+		go t.handshakeIn(conn)
+		t.mu.Unlock()
+	}
+}
+
+// handshakeIn checks an accepted connection's hello, answers it, waits for
+// the peer's previous connection (if any) to end, then attaches it.
+func (t *TCP) handshakeIn(conn net.Conn) {
+	defer t.wg.Done()
+	remote := conn.RemoteAddr().String()
+	refuse := func(err error) {
+		t.log.Warn("refusing connection", "remote", remote, "error", err)
+		t.mu.Lock()
+		delete(t.raw, conn)
+		t.mu.Unlock()
+		conn.Close()
+	}
+	tune(conn, t.cfg.KeepAlive)
+	if err := conn.SetDeadline(time.Now().Add(t.cfg.HandshakeTimeout)); err != nil {
+		refuse(err)
+		return
+	}
+	fr := frameReader{r: conn, max: maxHelloLen}
+	body, err := fr.next()
+	if err != nil {
+		refuse(fmt.Errorf("%w: reading hello: %w", ErrBadHello, err))
+		return
+	}
+	h, err := decodeHello(body)
+	if err == nil {
+		err = checkHello(h, t.cfg.Cluster, 0, t.cfg.ID)
+	}
+	if err != nil {
+		refuse(err)
+		return
+	}
+	t.mu.Lock()
+	p := t.peers[h.From]
+	t.mu.Unlock()
+	switch {
+	case p == nil:
+		refuse(fmt.Errorf("%w: server %d is not a configured peer", ErrHandshake, h.From))
+		return
+	case p.dials:
+		refuse(fmt.Errorf("%w: server %d has a higher id and must be dialed, not dial", ErrHandshake, h.From))
+		return
+	}
+	if _, err := conn.Write(t.helloFrame(p.id)); err != nil {
+		refuse(fmt.Errorf("answering hello: %w", err))
+		return
+	}
+	if err := conn.SetDeadline(time.Time{}); err != nil {
+		refuse(err)
+		return
+	}
+
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p.incoming++
+	mine := p.incoming
+	graced := false
+	for {
+		if t.closed || p.incoming != mine {
+			delete(t.raw, conn)
+			conn.Close()
+			return
+		}
+		old := p.head()
+		if old == nil || old.conn == nil {
+			break
+		}
+		if !graced { // the peer dialed again: its old connection is on its way out
+			graced = true
+			t.log.Debug("new connection waits for the previous one to end", "peer", p.id)
+			old.conn.SetReadDeadline(time.Now().Add(t.cfg.ReplaceGrace))
+		}
+		done := old.done
+		t.mu.Unlock()
+		select {
+		case <-done:
+		case <-t.done:
+		}
+		t.mu.Lock()
+	}
+	delete(t.raw, conn)
+	t.attachL(p, conn)
+}
+
+func tune(c net.Conn, keepAlive time.Duration) {
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
+		return
+	}
+	tc.SetNoDelay(true)
+	if keepAlive > 0 {
+		tc.SetKeepAlive(true)
+		tc.SetKeepAlivePeriod(keepAlive)
+	}
+}
