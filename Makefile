@@ -15,6 +15,13 @@ build:
 run: build
 	$(BIN) serve --client-addr 127.0.0.1:2181 --data-dir ./data
 
+# Three voters on this machine from configs/cluster-3.toml (clients on
+# 127.0.0.1:2181-2183, data in ./data/n1..n3). Ctrl-C stops all three.
+run-cluster: build
+	@trap 'kill 0' INT TERM EXIT; \
+	for id in 1 2 3; do $(BIN) serve --config configs/cluster-3.toml --id $$id & done; \
+	wait
+
 # The whole test suite: unit and integration tests, bounded fuzzing of every
 # decoder, and the real-client scripts (Kazoo, zkCli.sh).
 test: test-unit test-fuzz test-clients

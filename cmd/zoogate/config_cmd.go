@@ -49,14 +49,23 @@ func loadServerConfig(path string, id int) (server.Config, string, error) {
 	if err != nil {
 		return server.Config{}, "", err
 	}
-	if len(f.Voters()) > 1 || n.Role != topology.RoleVoter {
-		return server.Config{}, "", fmt.Errorf("%s: node %d: only standalone servers (one voter) are supported so far; replicated ensembles are not implemented yet", path, n.ID)
+	if n.Role != topology.RoleVoter {
+		return server.Config{}, "", fmt.Errorf("%s: node %d: role %s is not supported yet (observers and relays come with the WAN work); only voters run", path, n.ID, n.Role)
 	}
 	level := ""
 	if n.LogLevel != hclog.NoLevel {
 		level = n.LogLevel.String()
 	}
-	return serverConfig(f, n), level, nil
+	cfg := serverConfig(f, n)
+	if voters := f.Voters(); len(voters) > 1 {
+		cc := &server.ClusterConfig{Name: f.Cluster.Name, InitLimit: f.Cluster.InitLimit, SyncLimit: f.Cluster.SyncLimit, Peers: map[uint64]string{}}
+		for _, v := range voters {
+			cc.Voters = append(cc.Voters, uint64(v.ID))
+			cc.Peers[uint64(v.ID)] = v.Peer
+		}
+		cfg.Cluster = cc
+	}
+	return cfg, level, nil
 }
 
 // cmdConfig implements `zoogate config check FILE...`.

@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/zoogate/zoogate/core/jute"
+	"github.com/zoogate/zoogate/core/peer"
 	"github.com/zoogate/zoogate/core/prep"
 	"github.com/zoogate/zoogate/core/proto"
 	"github.com/zoogate/zoogate/core/tree"
@@ -24,29 +25,42 @@ import (
 // PeerEvent is what a peer transport delivers: a message, or the news that
 // the stream with a peer broke (delivered before any message of a new
 // stream with that peer).
-type PeerEvent struct {
-	Msg    *zab.Message
-	Broken uint64
-}
+type PeerEvent = peer.Event
 
 // PeerTransport carries ZAB messages between voters: one ordered stream per
-// pair of servers (core/peer implements it over TCP and in memory). Notify
-// holds a token when events wait; Recv takes them one at a time.
-type PeerTransport interface {
-	Send(to uint64, m zab.Message)
-	CloseStream(peer uint64)
-	Notify() <-chan struct{}
-	Recv() (PeerEvent, bool)
-	Close() error
-}
+// pair of servers (core/peer: TCP, and an in-memory twin for tests).
+type PeerTransport = peer.Transport
 
 // ClusterConfig makes a server a member of a replicated ensemble.
 type ClusterConfig struct {
-	Voters    []uint64 // ids of the voting members, this server included
-	InitLimit int      // ticks
-	SyncLimit int      // ticks
+	Name      string            // cluster name, checked when peers connect
+	Voters    []uint64          // ids of the voting members, this server included
+	Peers     map[uint64]string // voter id -> peer address (host:port)
+	InitLimit int               // ticks
+	SyncLimit int               // ticks
+	// Transport, when set, is used instead of TCP on Peers (tests).
 	Transport PeerTransport
 }
+
+// openTransport starts the TCP transport on this voter's peer address.
+func (s *Server) openTransport() (PeerTransport, error) {
+	cc := s.cfg.Cluster
+	if cc.Transport != nil {
+		return cc.Transport, nil
+	}
+	pc := peer.DefaultTCPConfig(uint64(s.cfg.ServerID))
+	pc.ListenAddr = cc.Peers[uint64(s.cfg.ServerID)]
+	pc.Peers = cc.Peers
+	pc.Cluster = cc.Name
+	return peer.NewTCP(pc, s.log.Named("peer"))
+}
+
+// zabTickMax is the longest protocol tick: elections resend votes every
+// two of them and wait one for a better vote before deciding.
+const (
+	zabTickMax   = 25 * time.Millisecond
+	finalizeWait = 100 * time.Millisecond
+)
 
 // writeKey identifies a client write across the ensemble: the session and
 // the request's xid (createSession and expiry use xid 0).
@@ -72,6 +86,8 @@ type driver struct {
 	syncs   map[uint64]*pendingWrite   // local sync() calls waiting for SyncDone
 	token   uint64
 
+	zabTick time.Duration // how often the node is ticked
+
 	role    atomic.Int32 // zab.ServerState
 	serving atomic.Bool
 	leader  atomic.Uint64
@@ -96,7 +112,7 @@ func (s *Server) isLeader() bool {
 func (s *Server) newDriver(t *tree.Tree, snapZxid int64) (*driver, error) {
 	cc := s.cfg.Cluster
 	d := &driver{
-		s: s, tr: cc.Transport, log: s.log.Named("zab.driver"),
+		s: s, log: s.log.Named("zab.driver"),
 		compact: make(chan int64, 4),
 		pending: make(map[writeKey]*pendingWrite),
 		syncs:   make(map[uint64]*pendingWrite),
@@ -120,12 +136,23 @@ func (s *Server) newDriver(t *tree.Tree, snapZxid int64) (*driver, error) {
 	zc := zab.DefaultConfig()
 	zc.ID = uint64(s.cfg.ServerID)
 	zc.Voters = cc.Voters
+	// The protocol runs on a finer clock than tickTime, so that an election
+	// (vote resends, the finalize wait) takes tens of milliseconds, not
+	// seconds; initLimit and syncLimit keep their meaning in tickTime units.
+	d.zabTick = min(s.cfg.Tick, zabTickMax)
+	scale := int(s.cfg.Tick / d.zabTick)
 	if cc.InitLimit > 0 {
 		zc.InitLimit = cc.InitLimit
 	}
 	if cc.SyncLimit > 0 {
 		zc.SyncLimit = cc.SyncLimit
 	}
+	zc.InitLimit *= scale
+	zc.SyncLimit *= scale
+	// Wait ~100 ms for a better vote once one has a quorum (ZooKeeper's
+	// finalizeWait is 200 ms): long enough for the votes of servers that are
+	// up to arrive, short enough for a quick failover.
+	zc.FinalizeTicks = int(finalizeWait / d.zabTick)
 	zc.Rand = rand.New(rand.NewSource(time.Now().UnixNano() ^ s.cfg.ServerID))
 	zc.Logger = s.log.Named("zab")
 	zc.Log = d.view
@@ -133,6 +160,9 @@ func (s *Server) newDriver(t *tree.Tree, snapZxid int64) (*driver, error) {
 	zc.LastCommittedZxid = snapZxid
 	if d.node, err = zab.New(zc); err != nil {
 		return nil, err
+	}
+	if d.tr, err = s.openTransport(); err != nil {
+		return nil, fmt.Errorf("peer transport: %w", err)
 	}
 	d.role.Store(int32(zab.Looking))
 	return d, nil
@@ -163,7 +193,7 @@ func (d *driver) takeTouched() []byte {
 func (d *driver) run() {
 	s := d.s
 	defer s.wg.Done()
-	ticker := time.NewTicker(s.cfg.Tick)
+	ticker := time.NewTicker(d.zabTick)
 	defer ticker.Stop()
 	d.process()
 	for {

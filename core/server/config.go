@@ -143,8 +143,8 @@ func (c *Config) Validate() error {
 		if c.DataDir == "" {
 			add("DataDir", "a cluster member needs a data directory")
 		}
-		if cc.Transport == nil {
-			add("Cluster.Transport", "is required")
+		if _, ok := cc.Peers[uint64(c.ServerID)]; cc.Transport == nil && !ok {
+			add("Cluster.Peers", "has no peer address for this server's id %d", c.ServerID)
 		}
 		found := false
 		for _, v := range cc.Voters {

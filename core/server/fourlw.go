@@ -42,6 +42,12 @@ func (s *Server) fourLetterWord(c *conn, word string, br *bufio.Reader) bool {
 func (s *Server) runFourLetterWord(word string, br *bufio.Reader) string {
 	var b strings.Builder
 	switch word {
+	case "srvr", "stat", "mntr", "cons", "conf", "dump", "wchs", "wchc", "wchp", "envi", "dirs":
+		if !s.serving() {
+			return "This ZooKeeper instance is not currently serving requests\n"
+		}
+	}
+	switch word {
 	case "ruok":
 		return "imok"
 	case "isro":
