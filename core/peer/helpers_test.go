@@ -1,0 +1,481 @@
+package peer
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/zoogate/zoogate/core/zab"
+)
+
+// testSeed returns the seed for this test: PEER_SEED if set, else the
+// clock. It is printed if the test fails so that a run can be replayed.
+func testSeed(t *testing.T) uint64 {
+	t.Helper()
+	seed := uint64(time.Now().UnixNano())
+	if s := os.Getenv("PEER_SEED"); s != "" {
+		v, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatalf("PEER_SEED=%q: %v", s, err)
+		}
+		seed = v
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("replay with PEER_SEED=%d", seed)
+		}
+	})
+	return seed
+}
+
+// logSink routes hclog output to t.Log and keeps a copy for assertions.
+type logSink struct {
+	t  *testing.T
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *logSink) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	s.b.Write(p)
+	s.mu.Unlock()
+	s.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+func (s *logSink) contains(parts ...string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, line := range strings.Split(s.b.String(), "\n") {
+		ok := true
+		for _, p := range parts {
+			if !strings.Contains(line, p) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+func testLogger(t *testing.T) (hclog.Logger, *logSink) {
+	sink := &logSink{t: t}
+	level := hclog.Info
+	if os.Getenv("PEER_DEBUG") != "" {
+		level = hclog.Trace
+	}
+	return hclog.New(&hclog.LoggerOptions{Name: t.Name(), Output: sink, Level: level}), sink
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// checkNoLeaks fails the test if goroutines of this package's transports
+// are still running once the deadline passes.
+func checkNoLeaks(t *testing.T) {
+	t.Helper()
+	markers := []string{"core/peer.(*TCP)", "core/peer.(*link)", "core/peer.(*MemNetwork)"}
+	var leaked []string
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		buf := make([]byte, 1<<20)
+		buf = buf[:runtime.Stack(buf, true)]
+		leaked = leaked[:0]
+		for _, g := range strings.Split(string(buf), "\n\n") {
+			for _, m := range markers {
+				if strings.Contains(g, m) {
+					leaked = append(leaked, g)
+					break
+				}
+			}
+		}
+		if len(leaked) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines still running after Close:\n%s", len(leaked), strings.Join(leaked, "\n\n"))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// endpoint is a transport as the tests see it.
+type endpoint interface {
+	Transport
+	QueuedBytes(peer uint64) int
+}
+
+// fixture runs the conformance suite against one implementation.
+type fixture interface {
+	start(id uint64) endpoint // start, or restart after stop
+	stop(id uint64)
+	breakStream(a, b uint64) // both ends see Broken
+	closeAll()
+}
+
+type fixtureMaker struct {
+	name string
+	make func(t *testing.T, ids []uint64, queueBytes int) fixture
+}
+
+var fixtures = []fixtureMaker{
+	{"tcp", func(t *testing.T, ids []uint64, qb int) fixture { return newTCPFixture(t, ids, qb) }},
+	{"mem", func(t *testing.T, ids []uint64, qb int) fixture { return newMemFixture(t, 0, qb) }},
+	{"mem-delay", func(t *testing.T, ids []uint64, qb int) fixture { return newMemFixture(t, 2*time.Millisecond, qb) }},
+}
+
+// forEachFixture runs body once per implementation, closing everything and
+// checking for leaked goroutines afterwards.
+func forEachFixture(t *testing.T, ids []uint64, queueBytes int, body func(t *testing.T, f fixture)) {
+	for _, fm := range fixtures {
+		t.Run(fm.name, func(t *testing.T) {
+			f := fm.make(t, ids, queueBytes)
+			t.Cleanup(func() {
+				f.closeAll()
+				checkNoLeaks(t)
+			})
+			body(t, f)
+		})
+	}
+}
+
+// --- Mem fixture
+
+type memFixture struct {
+	nw *MemNetwork
+}
+
+func newMemFixture(t *testing.T, delay time.Duration, queueBytes int) *memFixture {
+	opts := []MemOption{WithDelay(delay)}
+	if queueBytes > 0 {
+		opts = append(opts, WithQueueBytes(queueBytes))
+	}
+	return &memFixture{nw: NewMemNetwork(opts...)}
+}
+
+func (f *memFixture) start(id uint64) endpoint { return f.nw.Transport(id) }
+func (f *memFixture) stop(id uint64)           { f.nw.Transport(id).Close() }
+func (f *memFixture) breakStream(a, b uint64)  { f.nw.Break(a, b) }
+func (f *memFixture) closeAll()                { f.nw.Close() }
+
+// --- TCP fixture
+
+type tcpFixture struct {
+	t     *testing.T
+	rnd   *rand.Rand
+	addrs map[uint64]string
+	lns   map[uint64]net.Listener // listeners made up front, used by the first start
+	eps   map[uint64]*TCP
+	tweak func(*TCPConfig)
+	sink  *logSink
+	log   hclog.Logger
+}
+
+func newTCPFixture(t *testing.T, ids []uint64, queueBytes int) *tcpFixture {
+	log, sink := testLogger(t)
+	f := &tcpFixture{
+		t: t, rnd: rand.New(rand.NewPCG(testSeed(t), 7)),
+		addrs: map[uint64]string{}, lns: map[uint64]net.Listener{}, eps: map[uint64]*TCP{},
+		sink: sink, log: log,
+	}
+	for _, id := range ids {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.lns[id] = ln
+		f.addrs[id] = ln.Addr().String()
+	}
+	if queueBytes > 0 {
+		f.tweak = func(c *TCPConfig) {
+			c.MaxQueueBytes = queueBytes
+			c.MaxInboxBytes = queueBytes
+		}
+	}
+	return f
+}
+
+func testTCPConfig(id uint64, addrs map[uint64]string, seed uint64) TCPConfig {
+	cfg := DefaultTCPConfig(id)
+	cfg.Peers = addrs
+	cfg.Cluster = "test"
+	cfg.DialTimeout = time.Second
+	cfg.HandshakeTimeout = 2 * time.Second
+	cfg.BackoffMin = 5 * time.Millisecond
+	cfg.BackoffMax = 50 * time.Millisecond
+	cfg.ConnectWait = 2 * time.Second
+	cfg.CloseLinger = 2 * time.Second
+	cfg.ReplaceGrace = 500 * time.Millisecond
+	cfg.Rand = rand.New(rand.NewPCG(seed, id))
+	return cfg
+}
+
+func (f *tcpFixture) start(id uint64) endpoint {
+	f.t.Helper()
+	cfg := testTCPConfig(id, f.addrs, f.rnd.Uint64())
+	if ln := f.lns[id]; ln != nil {
+		cfg.Listener = ln
+		delete(f.lns, id)
+	} else {
+		cfg.Listener = relisten(f.t, f.addrs[id])
+	}
+	if f.tweak != nil {
+		f.tweak(&cfg)
+	}
+	tr, err := NewTCP(cfg, f.log)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.eps[id] = tr
+	return tr
+}
+
+// relisten listens again on addr after a restart (the port may linger
+// briefly in use).
+func relisten(t *testing.T, addr string) net.Listener {
+	t.Helper()
+	var ln net.Listener
+	var err error
+	waitFor(t, 5*time.Second, "listening again on "+addr, func() bool {
+		ln, err = net.Listen("tcp", addr)
+
+		return err == nil
+	})
+	return ln
+}
+
+func (f *tcpFixture) stop(id uint64) {
+	if tr := f.eps[id]; tr != nil {
+		tr.Close()
+		delete(f.eps, id)
+	}
+}
+
+// breakStream closes a's connection with b, as a network failure would.
+func (f *tcpFixture) breakStream(a, b uint64) {
+	f.t.Helper()
+	tr := f.eps[a]
+	waitFor(f.t, 5*time.Second, fmt.Sprintf("a connection %d-%d", a, b), func() bool {
+		tr.mu.Lock()
+		defer tr.mu.Unlock()
+		if h := tr.peers[b].head(); h != nil && h.conn != nil {
+			h.conn.Close()
+			return true
+		}
+		return false
+	})
+}
+
+func (f *tcpFixture) closeAll() {
+	for id := range f.eps {
+		f.stop(id)
+	}
+	for _, ln := range f.lns {
+		ln.Close()
+	}
+}
+
+// --- a scripted driver
+
+// sender numbers what one endpoint sends to one peer: Epoch is its count
+// of Broken events from that peer (its stream generation), Zxid the
+// sequence within it.
+type sender struct {
+	gen, seq int64
+}
+
+// drv drives one endpoint from the test goroutine.
+type drv struct {
+	t     *testing.T
+	id    uint64
+	ep    endpoint
+	out   map[uint64]*sender
+	got   []Event
+	payld func(n int) []byte
+}
+
+func newDrv(t *testing.T, id uint64, ep endpoint) *drv {
+	return &drv{t: t, id: id, ep: ep, out: map[uint64]*sender{}}
+}
+
+func (d *drv) sender(to uint64) *sender {
+	s := d.out[to]
+	if s == nil {
+		s = &sender{}
+		d.out[to] = s
+	}
+	return s
+}
+
+// send sends the next numbered message to peer, with data of n bytes.
+func (d *drv) send(to uint64, n int) (gen, seq int64) {
+	s := d.sender(to)
+	var data []byte
+	if n > 0 {
+		data = make([]byte, n)
+		for i := range data {
+			data[i] = byte(s.seq + int64(i))
+		}
+	}
+	d.ep.Send(to, zab.Message{Type: zab.MsgPing, Epoch: s.gen, Zxid: s.seq, Data: data})
+	gen, seq = s.gen, s.seq
+	s.seq++
+	return gen, seq
+}
+
+// drain takes every waiting event.
+func (d *drv) drain() {
+	for {
+		ev, ok := d.ep.Recv()
+		if !ok {
+			return
+		}
+		if ev.Msg == nil {
+			s := d.sender(ev.Broken)
+			s.gen, s.seq = s.gen+1, 0
+		}
+		d.got = append(d.got, ev)
+	}
+}
+
+// pumpUntil takes events until cond holds, failing after timeout.
+func (d *drv) pumpUntil(timeout time.Duration, what string, cond func() bool) {
+	d.t.Helper()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	for {
+		d.drain()
+		if cond() {
+			return
+		}
+		select {
+		case <-d.ep.Notify():
+		case <-timer.C:
+			d.drain()
+			if cond() {
+				return
+			}
+			d.t.Fatalf("server %d: timed out after %v waiting for %s; got %s", d.id, timeout, what, summarize(d.got))
+		}
+	}
+}
+
+// has reports whether message (gen, seq) from peer was received.
+func (d *drv) has(from uint64, gen, seq int64) bool {
+	for _, ev := range d.got {
+		if ev.Msg != nil && ev.Msg.From == from && ev.Msg.Epoch == gen && ev.Msg.Zxid == seq {
+			return true
+		}
+	}
+	return false
+}
+
+func (d *drv) brokens(from uint64) int {
+	n := 0
+	for _, ev := range d.got {
+		if ev.Msg == nil && ev.Broken == from {
+			n++
+		}
+	}
+	return n
+}
+
+func summarize(evs []Event) string {
+	var b strings.Builder
+	for i, ev := range evs {
+		if i == 60 {
+			fmt.Fprintf(&b, " ... (%d events)", len(evs))
+			break
+		}
+		if ev.Msg == nil {
+			fmt.Fprintf(&b, " BROKEN(%d)", ev.Broken)
+		} else {
+			fmt.Fprintf(&b, " %d:%d/%d", ev.Msg.From, ev.Msg.Epoch, ev.Msg.Zxid)
+		}
+	}
+	return b.String()
+}
+
+// checkStreams verifies, for every sender, the stream semantics on the
+// events a receiver got: within one stream the messages follow each other
+// without a gap (a new generation starts at 0); across a Broken they may
+// skip ahead but never go back; data is intact.
+func checkStreams(t *testing.T, receiver uint64, evs []Event) {
+	t.Helper()
+	type state struct {
+		seen    bool
+		gen     int64
+		seq     int64
+		brokenS bool
+	}
+	st := map[uint64]*state{}
+	get := func(id uint64) *state {
+		if st[id] == nil {
+			st[id] = &state{}
+		}
+		return st[id]
+	}
+	for i, ev := range evs {
+		if ev.Msg == nil {
+			get(ev.Broken).brokenS = true
+			continue
+		}
+		m := ev.Msg
+		if m.To != receiver {
+			t.Fatalf("event %d: message %v delivered to %d", i, m, receiver)
+		}
+		for j, c := range m.Data {
+			if c != byte(m.Zxid+int64(j)) {
+				t.Fatalf("event %d: message %v has corrupt data at byte %d", i, m, j)
+			}
+		}
+		s := get(m.From)
+		g, q := m.Epoch, m.Zxid
+		ok := false
+		switch {
+		case !s.seen:
+			ok = q == 0 // a stream is delivered from its start
+		case g == s.gen && q == s.seq+1:
+			ok = true
+		case g > s.gen && q == 0:
+			ok = true
+		case s.brokenS && g == s.gen && q > s.seq:
+			ok = true
+		}
+		if !ok {
+			t.Fatalf("server %d, event %d: message from %d gen %d seq %d after gen %d seq %d (broken since: %v)\nevents:%s",
+				receiver, i, m.From, g, q, s.gen, s.seq, s.brokenS, summarize(evs))
+		}
+		s.seen, s.gen, s.seq, s.brokenS = true, g, q, false
+	}
+}
+
+// isClosedByPeer reports whether err says the other end closed or reset.
+func isClosedByPeer(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		strings.Contains(err.Error(), "connection reset")
+}
