@@ -67,7 +67,13 @@ type harness struct {
 }
 
 func runDifferential(t *testing.T, seed int64, steps int) {
-	h := newHarness(t, seed, steps, diffSessions)
+	runDifferentialOn(t, seed, steps, startZoogateAddr)
+}
+
+// runDifferentialOn runs one seed against the zoogate that start returns
+// the client address of (a standalone server, or a cluster member).
+func runDifferentialOn(t *testing.T, seed int64, steps int, start func(testing.TB) string) {
+	h := newHarnessOn(t, seed, steps, diffSessions, start)
 	for step := 1; step <= steps; step++ {
 		o := h.gen.next(step, h.live)
 		h.doStep(step, o)
@@ -78,6 +84,12 @@ func runDifferential(t *testing.T, seed int64, steps int) {
 // newHarness starts a fresh ZooKeeper and a fresh zoogate, opens sessions
 // sessions on each and creates the workload root.
 func newHarness(t *testing.T, seed int64, steps, sessions int) *harness {
+	return newHarnessOn(t, seed, steps, sessions, startZoogateAddr)
+}
+
+func startZoogateAddr(t testing.TB) string { return startZoogate(t).Addr().String() }
+
+func newHarnessOn(t *testing.T, seed int64, steps, sessions int, start func(testing.TB) string) *harness {
 	var z *zkServer
 	var zerr error
 	done := make(chan struct{})
@@ -86,12 +98,12 @@ func newHarness(t *testing.T, seed int64, steps, sessions int) *harness {
 		z, zerr = tryStartZooKeeper(t, defaultZKOptions())
 	}()
 	defer func() { <-done }() // also when startZoogate fails
-	zg := startZoogate(t)
+	zg := start(t)
 	<-done
 	if zerr != nil {
 		t.Fatalf("zookeeper did not start: %v", zerr)
 	}
-	h := &harness{t: t, seed: seed, steps: steps, ref: newSide("zookeeper", z.Addr), sut: newSide("zoogate", zg.Addr().String()), gen: newGen(seed)}
+	h := &harness{t: t, seed: seed, steps: steps, ref: newSide("zookeeper", z.Addr), sut: newSide("zoogate", zg), gen: newGen(seed)}
 	t.Cleanup(h.ref.closeAll)
 	t.Cleanup(h.sut.closeAll)
 	for i := 0; i < sessions; i++ {

@@ -344,3 +344,10 @@ func (s *Server) replaceTree(t *tree.Tree) {
 	s.lastZxid.Store(t.LastZxid())
 	s.mu.Unlock()
 }
+
+// Serving reports whether this server answers clients (always, standalone;
+// in a cluster, once it leads or has synced with a leader).
+func (s *Server) Serving() bool { return s.serving() }
+
+// Mode is what srvr reports: standalone, leader, follower or looking.
+func (s *Server) Mode() string { return s.mode() }
