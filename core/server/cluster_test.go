@@ -351,3 +351,25 @@ func TestClusterPartitionedLeader(t *testing.T) {
 		t.Fatalf("old leader after healing holds %q", data)
 	}
 }
+
+func TestClusterSessionMovesBetweenVoters(t *testing.T) {
+	tc := newTestCluster(t, 3)
+	tc.leader()
+	a := dialRaw(t, tc.servers[1])
+	resp := a.handshake(0, nil, true)
+	if h, _ := a.call(1, createBody("/moved", nil, 1)); h.Err != 0 { // ephemeral
+		t.Fatalf("create: %d", h.Err)
+	}
+	b := dialRaw(t, tc.servers[2])
+	resp2 := b.handshake(resp.SessionID, resp.Passwd, true)
+	if resp2.SessionID != resp.SessionID {
+		t.Fatalf("session not accepted by another voter: %+v", resp2)
+	}
+	if h, _ := b.call(3, pathWatch("/moved", false)); h.Err != 0 {
+		t.Fatalf("ephemeral not visible through the new voter: %d", h.Err)
+	}
+	bad := dialRaw(t, tc.servers[3])
+	if r := bad.handshake(resp.SessionID, make([]byte, 16), true); r.SessionID != 0 {
+		t.Fatal("a wrong password was accepted")
+	}
+}
