@@ -44,11 +44,15 @@ func (t *TCP) dialLoop(p *tpeer) {
 				return
 			}
 		}
-		conn, err := t.dial(p)
+		conn, off, err := t.dial(p)
 		if err != nil {
 			failures++
 			hadConn = false
-			log.Debug("dial failed", "attempt", failures, "error", err)
+			if failures&(failures-1) == 0 { // 1, 2, 4, 8...: visible but not a flood
+				log.Warn("dial failed", "attempts", failures, "error", err)
+			} else {
+				log.Debug("dial failed", "attempts", failures, "error", err)
+			}
 			continue
 		}
 		t.mu.Lock()
@@ -61,7 +65,7 @@ func (t *TCP) dialLoop(p *tpeer) {
 		if failures > 0 {
 			log.Info("connected", "failed_attempts", failures)
 		}
-		t.attachL(p, conn)
+		t.attachL(p, conn, off)
 		t.mu.Unlock()
 		failures, hadConn = 0, true
 	}
@@ -83,28 +87,29 @@ func (t *TCP) backoffL(failures int, hadConn bool) time.Duration {
 	return half + time.Duration(t.rnd.Int64N(int64(d-half)+1))
 }
 
-// dial connects to p and exchanges hellos. The returned connection is still
-// registered in t.raw; the caller removes it.
-func (t *TCP) dial(p *tpeer) (net.Conn, error) {
+// dial connects to p and exchanges hellos; it returns the bytes it read.
+// The returned connection is still registered in t.raw; the caller removes
+// it.
+func (t *TCP) dial(p *tpeer) (net.Conn, int64, error) {
 	d := net.Dialer{Timeout: t.cfg.DialTimeout, KeepAlive: t.cfg.KeepAlive}
 	conn, err := d.DialContext(t.ctx, "tcp", p.addr)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	t.mu.Lock()
 	if t.closed {
 		t.mu.Unlock()
 		conn.Close()
-		return nil, ErrClosed
+		return nil, 0, ErrClosed
 	}
 	t.raw[conn] = struct{}{}
 	t.mu.Unlock()
-	fail := func(err error) (net.Conn, error) {
+	fail := func(err error) (net.Conn, int64, error) {
 		t.mu.Lock()
 		delete(t.raw, conn)
 		t.mu.Unlock()
 		conn.Close()
-		return nil, err
+		return nil, 0, err
 	}
 	tune(conn, t.cfg.KeepAlive)
 	if err := conn.SetDeadline(time.Now().Add(t.cfg.HandshakeTimeout)); err != nil {
@@ -129,7 +134,7 @@ func (t *TCP) dial(p *tpeer) (net.Conn, error) {
 	if err := conn.SetDeadline(time.Time{}); err != nil {
 		return fail(err)
 	}
-	return conn, nil
+	return conn, fr.off, nil
 }
 
 func (t *TCP) helloFrame(to uint64) []byte {
@@ -252,7 +257,7 @@ func (t *TCP) handshakeIn(conn net.Conn) {
 		t.mu.Lock()
 	}
 	delete(t.raw, conn)
-	t.attachL(p, conn)
+	t.attachL(p, conn, fr.off)
 }
 
 func tune(c net.Conn, keepAlive time.Duration) {

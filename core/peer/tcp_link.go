@@ -20,6 +20,7 @@ type link struct {
 	t    *TCP
 	p    *tpeer
 	conn net.Conn // nil until a connection is attached
+	off  int64    // bytes of the connection the handshake read
 
 	queue  []zab.Message
 	qbytes int // bytes queued and not yet written (including a batch being written)
@@ -48,7 +49,9 @@ func (t *TCP) newLinkL(p *tpeer) *link {
 
 // attachL gives conn, whose handshake is done, to the oldest stream with p
 // (or a new one) and starts its reader and writer.
-func (t *TCP) attachL(p *tpeer, conn net.Conn) {
+// off is the number of bytes the handshake read, so that offsets in
+// logs are offsets in the connection's byte stream.
+func (t *TCP) attachL(p *tpeer, conn net.Conn, off int64) {
 	l := p.head()
 	if l == nil || l.conn != nil {
 		l = t.newLinkL(p)
@@ -58,6 +61,7 @@ func (t *TCP) attachL(p *tpeer, conn net.Conn) {
 		l.timer = nil
 	}
 	l.conn = conn
+	l.off = off
 	l.running = 2
 	t.wg.Add(2)
 	go l.read()
@@ -119,7 +123,7 @@ func (l *link) finishL() {
 func (l *link) read() {
 	t := l.t
 	defer t.wg.Done()
-	fr := frameReader{r: bufio.NewReaderSize(l.conn, 64<<10), max: t.cfg.MaxFrameSize}
+	fr := frameReader{r: bufio.NewReaderSize(l.conn, 64<<10), max: t.cfg.MaxFrameSize, off: l.off}
 	reason, err := l.readLoop(&fr)
 	t.mu.Lock()
 	t.breakL(l, reason, err)
@@ -143,7 +147,8 @@ func (l *link) readLoop(fr *frameReader) (string, error) {
 				t.log.Error("bad frame, breaking the stream", "peer", l.p.id, "offset", fr.off, "error", err)
 				return fmt.Sprintf("bad frame at offset %d", fr.off), err
 			}
-			return "read failed", err
+			t.log.Warn("read failed, breaking the stream", "peer", l.p.id, "offset", fr.off, "error", err)
+			return fmt.Sprintf("read failed in the frame at offset %d", fr.off), err
 		}
 		m, err := zab.Unmarshal(body)
 		if err == nil && (m.From != l.p.id || (m.To != 0 && m.To != t.cfg.ID)) {
