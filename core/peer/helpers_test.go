@@ -22,7 +22,7 @@ import (
 
 // testSeed returns the seed for this test: PEER_SEED if set, else the
 // clock. It is printed if the test fails so that a run can be replayed.
-func testSeed(t *testing.T) uint64 {
+func testSeed(t testing.TB) uint64 {
 	t.Helper()
 	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv("PEER_SEED"); s != "" {
@@ -42,7 +42,7 @@ func testSeed(t *testing.T) uint64 {
 
 // logSink routes hclog output to t.Log and keeps a copy for assertions.
 type logSink struct {
-	t  *testing.T
+	t  testing.TB
 	mu sync.Mutex
 	b  bytes.Buffer
 }
@@ -73,7 +73,7 @@ func (s *logSink) contains(parts ...string) bool {
 	return false
 }
 
-func testLogger(t *testing.T) (hclog.Logger, *logSink) {
+func testLogger(t testing.TB) (hclog.Logger, *logSink) {
 	sink := &logSink{t: t}
 	level := hclog.Info
 	if os.Getenv("PEER_DEBUG") != "" {
@@ -83,7 +83,7 @@ func testLogger(t *testing.T) (hclog.Logger, *logSink) {
 }
 
 // waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {
@@ -185,7 +185,7 @@ func (f *memFixture) closeAll()                { f.nw.Close() }
 // --- TCP fixture
 
 type tcpFixture struct {
-	t     *testing.T
+	t     testing.TB
 	rnd   *rand.Rand
 	addrs map[uint64]string
 	lns   map[uint64]net.Listener // listeners made up front, used by the first start
@@ -195,7 +195,7 @@ type tcpFixture struct {
 	log   hclog.Logger
 }
 
-func newTCPFixture(t *testing.T, ids []uint64, queueBytes int) *tcpFixture {
+func newTCPFixture(t testing.TB, ids []uint64, queueBytes int) *tcpFixture {
 	log, sink := testLogger(t)
 	f := &tcpFixture{
 		t: t, rnd: rand.New(rand.NewPCG(testSeed(t), 7)),
@@ -256,7 +256,7 @@ func (f *tcpFixture) start(id uint64) endpoint {
 
 // relisten listens again on addr after a restart (the port may linger
 // briefly in use).
-func relisten(t *testing.T, addr string) net.Listener {
+func relisten(t testing.TB, addr string) net.Listener {
 	t.Helper()
 	var ln net.Listener
 	var err error

@@ -345,3 +345,74 @@ func contains(s, sub string) bool {
 	}
 	return false
 }
+
+// TestTCPCloseDuringHandshakes: Close returns, with no goroutine left,
+// while an accepted connection has not sent its hello and while a dial is
+// waiting for a peer that accepts but never answers.
+func TestTCPCloseDuringHandshakes(t *testing.T) {
+	t.Cleanup(func() { checkNoLeaks(t) })
+	mute, err := net.Listen("tcp", "127.0.0.1:0") // accepts (kernel backlog), never answers
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mute.Close()
+	log, _ := testLogger(t)
+	cfg := testTCPConfig(1, map[uint64]string{2: mute.Addr().String()}, 1)
+	cfg.ListenAddr = "127.0.0.1:0"
+	cfg.HandshakeTimeout = time.Hour
+	tr, err := NewTCP(cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	silent, err := net.Dial("tcp", tr.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	waitFor(t, waitLong, "both handshakes under way", func() bool {
+		tr.mu.Lock()
+		defer tr.mu.Unlock()
+		return len(tr.raw) == 2
+	})
+	if err := tr.Close(); err != nil {
+		t.Fatal(err)
+	}
+	expectClosed(t, silent)
+}
+
+// BenchmarkTCPThroughput streams messages from 1 to 2 over loopback.
+func BenchmarkTCPThroughput(b *testing.B) {
+	for _, size := range []int{100, 4 << 10, 64 << 10} {
+		b.Run(fmt.Sprintf("%dB", size), func(b *testing.B) {
+			f := newTCPFixture(b, []uint64{1, 2}, 0)
+			f.log = nil // no per-message logging in the measurement
+			defer f.closeAll()
+			a, r := f.start(1), f.start(2)
+			data := make([]byte, size)
+			b.SetBytes(int64(size))
+			b.ResetTimer()
+			got := 0
+			for i := range b.N {
+				a.Send(2, zab.Message{Type: zab.MsgProposal, Zxid: int64(i), Data: data})
+				for a.QueuedBytes(2) > 8<<20 { // keep the queue under its bound
+					got += drainCount(r)
+				}
+			}
+			for got < b.N {
+				<-r.Notify()
+				got += drainCount(r)
+			}
+		})
+	}
+}
+
+func drainCount(tr Transport) int {
+	n := 0
+	for ev, ok := tr.Recv(); ok; ev, ok = tr.Recv() {
+		if ev.Msg == nil {
+			panic("stream broke during the benchmark")
+		}
+		n++
+	}
+	return n
+}
