@@ -9,7 +9,12 @@ import (
 
 // MemNetwork connects in-memory transports with the same semantics as TCP,
 // plus fault controls for tests: Break, Partition, Heal and a constant
-// delivery delay.
+// delivery delay. Two differences in timing, not in ordering: a Send to a
+// server that is not running (or across a partition) loses the message and
+// tells the sender Broken at once, where TCP tells it after ConnectWait; and
+// a stream exists only once a message was sent on it, so stopping a server
+// tells only the peers it had exchanged messages with since their last
+// break, where TCP tells every peer it had a connection with.
 type MemNetwork struct {
 	mu         sync.Mutex
 	eps        map[uint64]*MemTransport
