@@ -212,15 +212,15 @@ func (d *driver) run() {
 				if !ok {
 					break
 				}
+				// Step everything that is waiting before processing the
+				// Ready: the proposals that arrived together are then logged
+				// with one fsync (group commit on followers too).
 				if ev.Msg != nil {
 					if err := d.node.Step(*ev.Msg); err != nil {
 						d.log.Debug("message refused", "msg", ev.Msg.String(), "error", err)
 					}
 				} else {
 					d.node.Disconnected(ev.Broken)
-				}
-				if d.node.HasReady() {
-					d.process()
 				}
 			}
 		case w := <-s.writes:
