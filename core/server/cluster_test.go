@@ -10,6 +10,8 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"github.com/zoogate/zoogate/core/jute"
+	"github.com/zoogate/zoogate/core/proto"
 	"github.com/zoogate/zoogate/core/zab"
 )
 
@@ -365,6 +367,8 @@ func TestClusterSessionMovesBetweenVoters(t *testing.T) {
 	if resp2.SessionID != resp.SessionID {
 		t.Fatalf("session not accepted by another voter: %+v", resp2)
 	}
+	// Reads on another voter may lag (sequential consistency): sync first.
+	b.call(proto.OpSync, func(e *jute.Encoder) { e.String("/moved") })
 	if h, _ := b.call(3, pathWatch("/moved", false)); h.Err != 0 {
 		t.Fatalf("ephemeral not visible through the new voter: %d", h.Err)
 	}
