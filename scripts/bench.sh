@@ -39,7 +39,7 @@ if [ "$QUICK" = 1 ]; then
   DURATION=0.5s; WARMUP=0.25s; TRIALS=2; SETTLE=1s; RESTART_ZNODES=20000; FSYNC_TIME=1s
   SYSTEM_WARMUP=2s; VALUE_SIZES="100"
 else
-  DURATION=2s; WARMUP=1s; TRIALS=5; SETTLE=2s; RESTART_ZNODES=1000000; FSYNC_TIME=3s
+  DURATION=2s; WARMUP=1s; TRIALS=10; SETTLE=2s; RESTART_ZNODES=1000000; FSYNC_TIME=3s
   SYSTEM_WARMUP=5s; VALUE_SIZES="100 1024"
 fi
 TICK_MS=2000
@@ -244,6 +244,28 @@ bench_system() {
     say "$sys 3 voters: not available: $NA_REASON"
     run_cells "$sys" voters3 ""
     record failover "$sys" na "$NA_REASON"
+  fi
+
+  # 7 voters: failover only.
+  say "$sys 7 voters: starting"
+  NA_REASON=""
+  if deploy "$sys" voters7 7; then
+    servers=$(servers_of "$SYSDIR")
+    say "$sys 7 voters: failover, $TRIALS trials"
+    if "${BENCH[@]}" failover --servers "$servers" --trials "$TRIALS" --settle "$SETTLE" \
+        --kill-cmd "$ROOT/scripts/bench/kill-leader.sh $SYSDIR" \
+        --restart-cmd "$ROOT/scripts/bench/restart-node.sh $SYSDIR" \
+        --json > "$SYSDIR/failover.json" 2> "$SYSDIR/failover.err"; then
+      record failover "$sys" ok "$SYSDIR/failover.json" 7
+    elif [ -s "$SYSDIR/failover.json" ]; then
+      record failover "$sys" ok "$SYSDIR/failover.json" 7
+    else
+      record failover "$sys" na "$(tail -n 1 "$SYSDIR/failover.err" | oneline)" 7
+    fi
+    stop_all "$SYSDIR"
+  else
+    say "$sys 7 voters: not available: $NA_REASON"
+    record failover "$sys" na "$NA_REASON" 7
   fi
 }
 

@@ -4,7 +4,7 @@
 //
 //	meta     KEY  VALUE
 //	cell     SYSTEM  TOPO  WORKLOAD  VALUE_SIZE  SESSIONS  ok|na  JSON_FILE|REASON
-//	failover SYSTEM  ok|na  JSON_FILE|REASON
+//	failover SYSTEM  ok|na  JSON_FILE|REASON  [VOTERS, default 3]
 //	rss      SYSTEM  WHAT  KB
 //	restart  SYSTEM  ok|na  COUNT  WAIT_JSON|REASON
 //	fsync    JSON_FILE
@@ -51,9 +51,9 @@ type results struct {
 	meta     map[string]string
 	metaKeys []string
 	cells    map[cellKey]map[string]outcome
-	failover map[string]outcome
-	rss      map[string]map[string]string // system -> what -> kB
-	rssOrder []string                     // the "what"s in manifest order
+	failover map[string]map[string]outcome // voters -> system -> outcome
+	rss      map[string]map[string]string  // system -> what -> kB
+	rssOrder []string                      // the "what"s in manifest order
 	restart  map[string]outcome
 	count    map[string]string
 	fsync    string
@@ -81,7 +81,7 @@ func load(path string) (*results, error) {
 		return nil, err
 	}
 	defer f.Close()
-	r := &results{meta: map[string]string{}, cells: map[cellKey]map[string]outcome{}, failover: map[string]outcome{},
+	r := &results{meta: map[string]string{}, cells: map[cellKey]map[string]outcome{}, failover: map[string]map[string]outcome{},
 		rss: map[string]map[string]string{}, restart: map[string]outcome{}, count: map[string]string{}}
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
@@ -107,10 +107,17 @@ func load(path string) (*results, error) {
 			}
 			r.cells[k][fs[1]] = mkOutcome(fs[6], fs[7])
 		case "failover":
-			if len(fs) != 4 {
+			if len(fs) != 4 && len(fs) != 5 {
 				return nil, bad()
 			}
-			r.failover[fs[1]] = mkOutcome(fs[2], fs[3])
+			voters := "3"
+			if len(fs) == 5 {
+				voters = fs[4]
+			}
+			if r.failover[voters] == nil {
+				r.failover[voters] = map[string]outcome{}
+			}
+			r.failover[voters][fs[1]] = mkOutcome(fs[2], fs[3])
 		case "rss":
 			if len(fs) != 4 {
 				return nil, bad()
@@ -231,37 +238,48 @@ func (r *results) write(w io.Writer) error {
 		b.WriteString("\n")
 	}
 
-	b.WriteString("## Failover: 3 voters, the leader killed with SIGKILL\n\n")
-	b.WriteString("Window = from the kill to the completion of the first write issued after it (any writer); all writers = until every writer had one.\n\n")
-	b.WriteString("| system | trials recovered | median window ms | median all-writers ms | per-trial windows ms | errors clients saw |\n|---|---:|---:|---:|---|---|\n")
-	var fo [2]float64
-	for i, sys := range []string{sysZK, sysZG} {
-		o, ok := r.failover[sys]
-		if !ok || !o.ok {
-			fmt.Fprintf(&b, "| %s | %s | | | | |\n", sys, na(o, ok))
-			continue
-		}
-		rep, err := readJSON[bench.FailoverReport](o.file)
-		if err != nil {
-			return err
-		}
-		var wins []string
-		errs := map[string]int64{}
-		for _, t := range rep.Trials {
-			if t.Recovered {
-				wins = append(wins, fmt.Sprintf("%.0f", t.WindowMs))
-			} else {
-				wins = append(wins, "none")
-			}
-			for k, v := range t.Errors {
-				errs[k] += v
-			}
-		}
-		fo[i] = rep.MedianWindowMs
-		fmt.Fprintf(&b, "| %s | %d/%d | %.0f | %.0f | %s | %s |\n", sys, rep.Recovered, len(rep.Trials),
-			rep.MedianWindowMs, rep.MedianAllWritersMs, strings.Join(wins, ", "), errText(errs))
+	votersList := make([]string, 0, len(r.failover))
+	for v := range r.failover {
+		votersList = append(votersList, v)
 	}
-	fmt.Fprintf(&b, "\nzoogate/ZooKeeper median window: %s\n\n", ratio(fo[1], fo[0]))
+	sort.Slice(votersList, func(i, j int) bool {
+		a, _ := strconv.Atoi(votersList[i])
+		b, _ := strconv.Atoi(votersList[j])
+		return a < b
+	})
+	for _, voters := range votersList {
+		fmt.Fprintf(&b, "## Failover: %s voters, the leader killed with SIGKILL\n\n", voters)
+		b.WriteString("Window = from the kill to the completion of the first write issued after it (any writer); all writers = until every writer had one.\n\n")
+		b.WriteString("| system | trials recovered | median window ms | median all-writers ms | per-trial windows ms | errors clients saw |\n|---|---:|---:|---:|---|---|\n")
+		var fo [2]float64
+		for i, sys := range []string{sysZK, sysZG} {
+			o, ok := r.failover[voters][sys]
+			if !ok || !o.ok {
+				fmt.Fprintf(&b, "| %s | %s | | | | |\n", sys, na(o, ok))
+				continue
+			}
+			rep, err := readJSON[bench.FailoverReport](o.file)
+			if err != nil {
+				return err
+			}
+			var wins []string
+			errs := map[string]int64{}
+			for _, t := range rep.Trials {
+				if t.Recovered {
+					wins = append(wins, fmt.Sprintf("%.0f", t.WindowMs))
+				} else {
+					wins = append(wins, "none")
+				}
+				for k, v := range t.Errors {
+					errs[k] += v
+				}
+			}
+			fo[i] = rep.MedianWindowMs
+			fmt.Fprintf(&b, "| %s | %d/%d | %.0f | %.0f | %s | %s |\n", sys, rep.Recovered, len(rep.Trials),
+				rep.MedianWindowMs, rep.MedianAllWritersMs, strings.Join(wins, ", "), errText(errs))
+		}
+		fmt.Fprintf(&b, "\nzoogate/ZooKeeper median window: %s\n\n", ratio(fo[1], fo[0]))
+	}
 
 	b.WriteString("## Memory and restart\n\n")
 	b.WriteString("Peak RSS is VmHWM from /proc/PID/status (the largest of the servers for 3 voters). ")
