@@ -22,17 +22,8 @@ func startZoogateCluster(t testing.TB) []*server.Server {
 	voters := []uint64{1, 2, 3}
 	var servers []*server.Server
 	for _, id := range voters {
-		cfg := server.DefaultConfig()
+		cfg := zoogateConfig(t)
 		cfg.ServerID = int64(id)
-		cfg.ClientAddr = "127.0.0.1:0"
-		cfg.DataDir = t.TempDir()
-		cfg.Tick = 200 * time.Millisecond
-		cfg.MaxSessionTimeout = 20 * time.Second
-		cfg.MaxClientCnxns = 0
-		cfg.TTLNodes = true
-		cfg.FourLetterWords = []string{"*"}
-		cfg.SuperDigest = superDigest
-		cfg.ContainerCheckInterval = time.Hour
 		cfg.SessionSecret = "diff-cluster"
 		cfg.Cluster = &server.ClusterConfig{Name: "diff", Voters: voters, Transport: nw.Transport(id)}
 		srv, err := server.New(cfg, testLogger(t, fmt.Sprintf("zoogate%d", id)))

@@ -34,6 +34,20 @@ func (w tWriter) Write(p []byte) (int, error) {
 // that never runs during a test.
 func startZoogate(t testing.TB) *server.Server {
 	t.Helper()
+	cfg := zoogateConfig(t)
+	srv, err := server.New(cfg, testLogger(t, "zoogate"))
+	if err != nil {
+		t.Fatalf("zoogate config: %v", err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatalf("zoogate start: %v", err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return srv
+}
+
+// zoogateConfig is the server config every zoogate of these tests uses.
+func zoogateConfig(t testing.TB) server.Config {
 	cfg := server.DefaultConfig()
 	cfg.ClientAddr = "127.0.0.1:0"
 	cfg.DataDir = t.TempDir()
@@ -44,13 +58,5 @@ func startZoogate(t testing.TB) *server.Server {
 	cfg.FourLetterWords = []string{"*"}
 	cfg.SuperDigest = superDigest
 	cfg.ContainerCheckInterval = time.Hour
-	srv, err := server.New(cfg, testLogger(t, "zoogate"))
-	if err != nil {
-		t.Fatalf("zoogate config: %v", err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatalf("zoogate start: %v", err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	return srv
+	return cfg
 }

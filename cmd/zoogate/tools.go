@@ -22,16 +22,8 @@ import (
 
 // cmdLog implements `zoogate log dump PATH [--json]`.
 func cmdLog(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "dump" {
-		fmt.Fprintln(stderr, "usage: zoogate log dump PATH [--json]   (PATH: data dir, its log/ dir, or a segment file)")
-		return 2
-	}
-	fs := flag.NewFlagSet("log dump", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	asJSON := fs.Bool("json", false, "one JSON object per transaction")
-	path, err := parseWithPath(fs, args[1:])
-	if err != nil {
-		fmt.Fprintln(stderr, err)
+	path, asJSON, ok := toolArgs(args, "log", "dump", "PATH: data dir, its log/ dir, or a segment file", stderr)
+	if !ok {
 		return 2
 	}
 	segs, err := segmentFiles(path)
@@ -63,6 +55,23 @@ func cmdLog(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%d transactions in %d segment(s)\n", count, len(segs))
 	}
 	return 0
+}
+
+// toolArgs parses `zoogate TOOL VERB PATH [--json]`.
+func toolArgs(args []string, tool, verb, pathHelp string, stderr io.Writer) (path string, asJSON *bool, ok bool) {
+	if len(args) == 0 || args[0] != verb {
+		fmt.Fprintf(stderr, "usage: zoogate %s %s PATH [--json]   (%s)\n", tool, verb, pathHelp)
+		return "", nil, false
+	}
+	fs := flag.NewFlagSet(tool+" "+verb, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	asJSON = fs.Bool("json", false, "one JSON object per line")
+	path, err := parseWithPath(fs, args[1:])
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return "", nil, false
+	}
+	return path, asJSON, true
 }
 
 // parseWithPath parses flags given before or after the one PATH argument.
@@ -207,16 +216,8 @@ func txnJSON(x *txn.Txn) map[string]any {
 
 // cmdSnapshot implements `zoogate snapshot inspect PATH [--json]`.
 func cmdSnapshot(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] != "inspect" {
-		fmt.Fprintln(stderr, "usage: zoogate snapshot inspect PATH [--json]   (PATH: a snapshot file)")
-		return 2
-	}
-	fs := flag.NewFlagSet("snapshot inspect", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	asJSON := fs.Bool("json", false, "one JSON object per session and per node")
-	path, err := parseWithPath(fs, args[1:])
-	if err != nil {
-		fmt.Fprintln(stderr, err)
+	path, asJSON, ok := toolArgs(args, "snapshot", "inspect", "PATH: a snapshot file", stderr)
+	if !ok {
 		return 2
 	}
 	r, err := storage.ReadSnapshotFile(vfs.OS{}, path)
