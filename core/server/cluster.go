@@ -87,6 +87,7 @@ type driver struct {
 	token   uint64
 
 	zabTick time.Duration // how often the node is ticked
+	status  atomic.Pointer[zab.Status] // refreshed after every Ready, for mntr
 
 	role    atomic.Int32 // zab.ServerState
 	serving atomic.Bool
@@ -368,6 +369,8 @@ func (d *driver) process() {
 			}
 		}
 		d.node.Advance(rd)
+		st := d.node.Status()
+		d.status.Store(&st)
 		// Proposing is only allowed once the Ready is acknowledged.
 		for _, m := range rd.Requests {
 			d.forwarded(m.Data)

@@ -377,3 +377,19 @@ func TestClusterSessionMovesBetweenVoters(t *testing.T) {
 		t.Fatal("a wrong password was accepted")
 	}
 }
+
+func TestClusterMntrLeaderKeys(t *testing.T) {
+	tc := newTestCluster(t, 3)
+	lead := tc.leader()
+	waitFor(t, "both followers synced in mntr", 10*time.Second, func() bool {
+		out := fourLW(t, tc.servers[lead], "mntr")
+		return contains(out, "zk_server_state\tleader") && contains(out, "zk_synced_followers\t2") && contains(out, "zk_learners\t2")
+	})
+	for id, s := range tc.servers {
+		if id != lead {
+			if out := fourLW(t, s, "mntr"); !contains(out, "zk_server_state\tfollower") || contains(out, "zk_learners") {
+				t.Fatalf("follower mntr:\n%s", out)
+			}
+		}
+	}
+}

@@ -250,6 +250,19 @@ func (s *Server) writeMntr(b *strings.Builder) {
 	kv("max_file_descriptor_count", maxFDs())
 	kv("auth_failed_count", s.stats.authFailed.Load())
 	kv("last_zxid", fmt.Sprintf("0x%x", s.LastZxid()))
+	if d := s.driver; d != nil {
+		if st := d.status.Load(); st != nil {
+			kv("peer_state", strings.ToLower(st.Role.String())+" - "+st.Phase)
+			kv("current_epoch", st.CurrentEpoch)
+			kv("accepted_epoch", st.AcceptedEpoch)
+			if st.Role == zab.Leading {
+				kv("learners", st.Learners)
+				kv("synced_followers", st.SyncedFollowers)
+				kv("synced_non_voting_followers", 0)
+				kv("synced_observers", st.SyncedObservers)
+			}
+		}
+	}
 }
 
 func (s *Server) writeDump(b *strings.Builder) {

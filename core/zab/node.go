@@ -71,6 +71,10 @@ type Status struct {
 	ElectionEpoch int64
 	// Epoch of the established leadership (leaders in broadcast only).
 	Established int64
+	// Leaders only: connected learners, and those synced (NEWLEADER acked),
+	// split into followers and observers (mntr's zk_learners,
+	// zk_synced_followers, zk_synced_observers).
+	Learners, SyncedFollowers, SyncedObservers int
 }
 
 // New builds a node from cfg; it starts LOOKING and its first Ready carries
@@ -129,6 +133,16 @@ func (n *Node) Status() Status {
 		st.Phase = n.lead.phase.String()
 		if n.lead.phase == phaseBroadcast {
 			st.Established = n.lead.newEpoch
+		}
+		for _, h := range n.lead.handlers {
+			st.Learners++
+			if h.state >= hSynced {
+				if h.observer {
+					st.SyncedObservers++
+				} else {
+					st.SyncedFollowers++
+				}
+			}
 		}
 	case n.learn != nil:
 		st.Phase = n.learn.phase.String()
