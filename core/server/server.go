@@ -7,6 +7,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -220,7 +221,7 @@ func (s *Server) acceptLoop() {
 			default:
 			}
 			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, errTooManyFiles) {
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
 				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
 				s.log.Warn("accept failed; backing off", "error", err, "backoff", backoff)
 				select {
@@ -237,8 +238,6 @@ func (s *Server) acceptLoop() {
 		s.newConn(nc)
 	}
 }
-
-var errTooManyFiles = errors.New("too many open files")
 
 func (s *Server) newConn(nc net.Conn) {
 	remote := nc.RemoteAddr().String()
