@@ -109,6 +109,7 @@ meta cpu "$(nproc) × $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
 meta memory "$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
 meta kernel "$(uname -sr)"
 meta disk "$(df -T "$WORK" | awk 'NR==2 {print $1 ", " $2 ", " $3/1048576 " GiB"}') (all data dirs under one directory on it)"
+START_LOAD=$(cut -d' ' -f1 /proc/loadavg)
 meta "load average at start" "$(cut -d' ' -f1-3 /proc/loadavg)"
 meta "Apache ZooKeeper" "$(dpkg-query -W -f '${Version}' zookeeper 2>/dev/null || echo unknown) (Debian package), $(java -version 2>&1 | head -1), -Xmx$ZK_HEAP as zkServer.sh"
 ZG_REV="commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
@@ -187,6 +188,22 @@ run_cells() {
   done
 }
 
+# failover_stage SYS VOTERS SERVERS: kill the leader TRIALS times.
+failover_stage() {
+  local sys=$1 voters=$2 servers=$3
+  say "$sys $voters voters: failover, $TRIALS trials"
+  if "${BENCH[@]}" failover --servers "$servers" --trials "$TRIALS" --settle "$SETTLE" \
+      --kill-cmd "$ROOT/scripts/bench/kill-leader.sh $SYSDIR" \
+      --restart-cmd "$ROOT/scripts/bench/restart-node.sh $SYSDIR" \
+      --json > "$SYSDIR/failover.json" 2> "$SYSDIR/failover.err"; then
+    record failover "$sys" ok "$SYSDIR/failover.json" "$voters"
+  elif [ -s "$SYSDIR/failover.json" ]; then
+    record failover "$sys" ok "$SYSDIR/failover.json" "$voters" # partial: trials show what failed
+  else
+    record failover "$sys" na "$(tail -n 1 "$SYSDIR/failover.err" | oneline)" "$voters"
+  fi
+}
+
 bench_system() {
   local sys=$1 servers
   # Standalone: workloads, peak RSS, then restart with many znodes.
@@ -228,22 +245,12 @@ bench_system() {
     servers=$(servers_of "$SYSDIR")
     run_cells "$sys" voters3 "$servers"
     record rss "$sys" "3 voters (largest), after the workloads" "$(peak_rss_kb "$SYSDIR")"
-    say "$sys 3 voters: failover, $TRIALS trials"
-    if "${BENCH[@]}" failover --servers "$servers" --trials "$TRIALS" --settle "$SETTLE" \
-        --kill-cmd "$ROOT/scripts/bench/kill-leader.sh $SYSDIR" \
-        --restart-cmd "$ROOT/scripts/bench/restart-node.sh $SYSDIR" \
-        --json > "$SYSDIR/failover.json" 2> "$SYSDIR/failover.err"; then
-      record failover "$sys" ok "$SYSDIR/failover.json"
-    elif [ -s "$SYSDIR/failover.json" ]; then
-      record failover "$sys" ok "$SYSDIR/failover.json" # partial: trials show what failed
-    else
-      record failover "$sys" na "$(tail -n 1 "$SYSDIR/failover.err" | oneline)"
-    fi
+    failover_stage "$sys" 3 "$servers"
     stop_all "$SYSDIR"
   else
     say "$sys 3 voters: not available: $NA_REASON"
     run_cells "$sys" voters3 ""
-    record failover "$sys" na "$NA_REASON"
+    record failover "$sys" na "$NA_REASON" 3
   fi
 
   # 7 voters: failover only.
@@ -251,17 +258,7 @@ bench_system() {
   NA_REASON=""
   if deploy "$sys" voters7 7; then
     servers=$(servers_of "$SYSDIR")
-    say "$sys 7 voters: failover, $TRIALS trials"
-    if "${BENCH[@]}" failover --servers "$servers" --trials "$TRIALS" --settle "$SETTLE" \
-        --kill-cmd "$ROOT/scripts/bench/kill-leader.sh $SYSDIR" \
-        --restart-cmd "$ROOT/scripts/bench/restart-node.sh $SYSDIR" \
-        --json > "$SYSDIR/failover.json" 2> "$SYSDIR/failover.err"; then
-      record failover "$sys" ok "$SYSDIR/failover.json" 7
-    elif [ -s "$SYSDIR/failover.json" ]; then
-      record failover "$sys" ok "$SYSDIR/failover.json" 7
-    else
-      record failover "$sys" na "$(tail -n 1 "$SYSDIR/failover.err" | oneline)" 7
-    fi
+    failover_stage "$sys" 7 "$servers"
     stop_all "$SYSDIR"
   else
     say "$sys 7 voters: not available: $NA_REASON"
@@ -278,8 +275,10 @@ CAVEAT=""
 if [ "$QUICK" = 1 ]; then
   CAVEAT="This is a --quick run (cells of $DURATION, 100 B values only, $RESTART_ZNODES znodes, $TRIALS failover trials): a smoke test of the harness and a rough comparison, not figures to quote. "
 fi
-if [ "$(awk '{print int($1)}' /proc/loadavg)" -ge "$(nproc)" ]; then
-  CAVEAT+="The machine was busy with other work during this run (load average above the core count; see below): figures are depressed and noisy, and with short cells even the ratios can swing from run to run. Re-run the default \`make bench\` on a quiet machine before quoting numbers."
+# The benchmark's own servers and clients load the machine by the end, so
+# only the load found at the start says whether other work was running.
+if [ "$(echo "$START_LOAD" | awk '{print int($1)}')" -ge "$(nproc)" ]; then
+  CAVEAT+="The machine was busy with other work when this run started (load average above the core count; see below): figures are depressed and noisy, and with short cells even the ratios can swing from run to run. Re-run the default \`make bench\` on a quiet machine before quoting numbers."
 fi
 [ -n "$CAVEAT" ] && meta caveat "$CAVEAT"
 
