@@ -2,7 +2,6 @@ package server
 
 import (
 	"errors"
-	"fmt"
 	"math/rand"
 	"os"
 	"strconv"
@@ -12,63 +11,9 @@ import (
 
 	"github.com/anishathalye/porcupine"
 	"github.com/go-zookeeper/zk"
+
+	"github.com/zoogate/zoogate/tests/lincheck"
 )
-
-// Register model for porcupine: a znode's data version. Writes are setData
-// with version -1 (the reply tells the new version) and version-checked
-// setData (compare-and-set); an outcome that is unknown (connection lost
-// mid-request) may or may not have happened.
-type regInput struct {
-	key    int
-	expect int32 // -1: unconditional
-}
-
-type regOutput struct {
-	ok      bool  // applied (false: BadVersion)
-	version int32 // the new version when ok
-	unknown bool
-}
-
-var registerModel = porcupine.NondeterministicModel{
-	Partition: func(h []porcupine.Operation) [][]porcupine.Operation {
-		by := map[int][]porcupine.Operation{}
-		for _, op := range h {
-			k := op.Input.(regInput).key
-			by[k] = append(by[k], op)
-		}
-		var out [][]porcupine.Operation
-		for _, ops := range by {
-			out = append(out, ops)
-		}
-		return out
-	},
-	Init: func() []interface{} { return []interface{}{int32(0)} },
-	Step: func(state, input, output interface{}) []interface{} {
-		v := state.(int32)
-		in, out := input.(regInput), output.(regOutput)
-		applies := in.expect == -1 || in.expect == v
-		switch {
-		case out.unknown:
-			if applies {
-				return []interface{}{v, v + 1}
-			}
-			return []interface{}{v}
-		case out.ok:
-			if applies && out.version == v+1 {
-				return []interface{}{v + 1}
-			}
-			return nil
-		default: // BadVersion
-			if !applies {
-				return []interface{}{v}
-			}
-			return nil
-		}
-	},
-	DescribeOperation: func(input, output interface{}) string {
-		return fmt.Sprintf("%+v -> %+v", input, output)
-	},
-}
 
 // TestClusterLinearizableWrites records setData and compare-and-set histories
 // on a few znodes from clients spread over a 3-voter cluster while the
@@ -128,22 +73,22 @@ func TestClusterLinearizableWrites(t *testing.T) {
 					}
 					continue
 				}
-				in := regInput{key: k, expect: -1}
+				in := lincheck.Input{Key: k, Expect: -1}
 				if r.Intn(2) == 0 {
-					in.expect = lastSeen[k]
+					in.Expect = lastSeen[k]
 				}
 				call := now()
-				st, err := c.Set(path, []byte(strconv.Itoa(cl)), in.expect)
+				st, err := c.Set(path, []byte(strconv.Itoa(cl)), in.Expect)
 				ret := now()
-				var out regOutput
+				var out lincheck.Output
 				switch {
 				case err == nil:
-					out = regOutput{ok: true, version: st.Version}
+					out = lincheck.Output{OK: true, Version: st.Version}
 					lastSeen[k] = max(lastSeen[k], st.Version)
 				case errors.Is(err, zk.ErrBadVersion):
-					out = regOutput{}
+					out = lincheck.Output{}
 				default:
-					out = regOutput{unknown: true}
+					out = lincheck.Output{Unknown: true}
 					ret = 1 << 62 // may take effect any time after the call
 				}
 				mu.Lock()
@@ -167,14 +112,14 @@ func TestClusterLinearizableWrites(t *testing.T) {
 	defer mu.Unlock()
 	known := 0
 	for _, op := range history {
-		if !op.Output.(regOutput).unknown {
+		if !op.Output.(lincheck.Output).Unknown {
 			known++
 		}
 	}
 	if known < 50 {
 		t.Fatalf("only %d completed writes recorded: the load did not run", known)
 	}
-	res := porcupine.CheckOperationsTimeout(registerModel.ToModel(), history, 60*time.Second)
+	res := porcupine.CheckOperationsTimeout(lincheck.Model.ToModel(), history, 60*time.Second)
 	if res != porcupine.Ok {
 		t.Fatalf("history of %d writes is not linearizable (%v); replay with ZOOGATE_SEED=%d", len(history), res, seed)
 	}
@@ -186,21 +131,21 @@ func TestClusterLinearizableWrites(t *testing.T) {
 // unconditional writes cannot both produce version 1, and a compare-and-set
 // cannot succeed against a version that was already replaced.
 func TestRegisterModelRejects(t *testing.T) {
-	m := registerModel.ToModel()
-	op := func(call, ret int64, expect int32, out regOutput) porcupine.Operation {
-		return porcupine.Operation{Input: regInput{expect: expect}, Call: call, Return: ret, Output: out}
+	m := lincheck.Model.ToModel()
+	op := func(call, ret int64, expect int32, out lincheck.Output) porcupine.Operation {
+		return porcupine.Operation{Input: lincheck.Input{Expect: expect}, Call: call, Return: ret, Output: out}
 	}
 	bad := [][]porcupine.Operation{
-		{op(0, 1, -1, regOutput{ok: true, version: 1}), op(2, 3, -1, regOutput{ok: true, version: 1})},
-		{op(0, 1, -1, regOutput{ok: true, version: 1}), op(2, 3, 0, regOutput{ok: true, version: 1})},
-		{op(0, 1, 0, regOutput{})}, // BadVersion although version 0 is current
+		{op(0, 1, -1, lincheck.Output{OK: true, Version: 1}), op(2, 3, -1, lincheck.Output{OK: true, Version: 1})},
+		{op(0, 1, -1, lincheck.Output{OK: true, Version: 1}), op(2, 3, 0, lincheck.Output{OK: true, Version: 1})},
+		{op(0, 1, 0, lincheck.Output{})}, // BadVersion although version 0 is current
 	}
 	for i, h := range bad {
 		if porcupine.CheckOperations(m, h) {
 			t.Errorf("history %d accepted", i)
 		}
 	}
-	good := []porcupine.Operation{op(0, 1, -1, regOutput{unknown: true}), op(2, 3, 0, regOutput{}), op(4, 5, 1, regOutput{ok: true, version: 2})}
+	good := []porcupine.Operation{op(0, 1, -1, lincheck.Output{Unknown: true}), op(2, 3, 0, lincheck.Output{}), op(4, 5, 1, lincheck.Output{OK: true, Version: 2})}
 	if !porcupine.CheckOperations(m, good) {
 		t.Error("a history where the unknown write happened was rejected")
 	}
