@@ -86,7 +86,7 @@ type driver struct {
 	syncs   map[uint64]*pendingWrite   // local sync() calls waiting for SyncDone
 	token   uint64
 
-	zabTick time.Duration // how often the node is ticked
+	zabTick time.Duration              // how often the node is ticked
 	status  atomic.Pointer[zab.Status] // refreshed after every Ready, for mntr
 
 	role    atomic.Int32 // zab.ServerState
