@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -100,6 +101,10 @@ func (s *Server) decodeWrite(req *prep.Request, body []byte) (syncPath string, e
 	return syncPath, nil
 }
 
+// errSessionNotCreated: the createSession's outcome is unknown (the leader
+// changed under it); the client reconnects and tries again.
+var errSessionNotCreated = errors.New("session not created: the ensemble changed leader")
+
 // internalWrite makes a write the server issues itself.
 func (s *Server) internalWrite(req *prep.Request) *pendingWrite {
 	return &pendingWrite{req: req, done: make(chan struct{})}
@@ -121,7 +126,10 @@ func (s *Server) createSession(c *conn, timeout time.Duration) (int64, error) {
 		return 0, w.err
 	}
 	if w.unknown {
-		return 0, s.writesStopped()
+		if err := s.writesStopped(); err != nil {
+			return 0, err
+		}
+		return 0, errSessionNotCreated
 	}
 	// The session's clock starts once it exists: a slow disk must not
 	// expire it before the client heard of it.
