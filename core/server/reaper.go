@@ -8,27 +8,12 @@ import (
 	"github.com/zoogate/zoogate/core/proto"
 )
 
-// reaperLoop deletes empty containers and expired TTL nodes, like
-// ZooKeeper's ContainerManager: one pass per ContainerCheckInterval, at most
-// ContainerMaxPerMinute deletions per minute. Each deletion is an ordinary
-// deleteContainer write, so it is logged and replicated; one that lost a race
-// (a child appeared) fails harmlessly with NotEmpty.
-func (s *Server) reaperLoop() {
-	defer s.wg.Done()
-	t := time.NewTicker(s.cfg.ContainerCheckInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.closing:
-			return
-		case now := <-t.C:
-			if s.isLeader() && s.serving() {
-				s.reapOnce(now)
-			}
-		}
-	}
-}
-
+// reapOnce deletes empty containers and expired TTL nodes, like
+// ZooKeeper's ContainerManager: the leader runs it once per
+// ContainerCheckInterval, at most ContainerMaxPerMinute deletions per
+// minute. Each deletion is an ordinary deleteContainer write, so it is
+// logged and replicated; one that lost a race (a child appeared) fails
+// harmlessly with NotEmpty.
 func (s *Server) reapOnce(now time.Time) int {
 	s.mu.RLock()
 	paths := s.tree.ReapCandidates(now.UnixMilli(), s.cfg.ContainerMaxNeverUsed.Milliseconds())

@@ -144,8 +144,8 @@ func (s *Server) Start() error {
 	} else {
 		go s.sequencer()
 	}
-	go s.expiryLoop()
-	go s.reaperLoop()
+	go s.leaderLoop(s.cfg.Tick, s.expireSessions)
+	go s.leaderLoop(s.cfg.ContainerCheckInterval, func(now time.Time) { s.reapOnce(now) })
 	return nil
 }
 
@@ -298,30 +298,35 @@ func (s *Server) authenticate(a *proto.AuthPacket) ([]proto.ID, error) {
 	return acl.Authenticate(a.Scheme, a.Auth, s.cfg.SuperDigest)
 }
 
-// expiryLoop expires sessions once per tick: each becomes a closeSession
-// transaction, so its ephemerals vanish, and its connection is closed.
-func (s *Server) expiryLoop() {
+// leaderLoop calls f every period while this server leads and serves (a
+// standalone server always does), until the server closes.
+func (s *Server) leaderLoop(period time.Duration, f func(now time.Time)) {
 	defer s.wg.Done()
-	t := time.NewTicker(s.cfg.Tick)
+	t := time.NewTicker(period)
 	defer t.Stop()
 	for {
 		select {
 		case <-s.closing:
 			return
 		case now := <-t.C:
-			if !s.isLeader() || !s.serving() {
-				continue // the leader owns session expiry
+			if s.isLeader() && s.serving() {
+				f(now)
 			}
-			for _, sess := range s.sessions.expired(now) {
-				s.log.Info("session expired", "session", hexZxid(sess.id), "timeout", sess.timeout)
-				if sess.conn != nil {
-					sess.conn.close()
-				}
-				w := s.internalWrite(&prep.Request{SessionID: sess.id, Type: proto.OpCloseSession})
-				if !s.submit(w, nil) {
-					return
-				}
-			}
+		}
+	}
+}
+
+// expireSessions runs once per tick on the leader, which owns session
+// expiry: each expired session becomes a closeSession transaction, so its
+// ephemerals vanish everywhere, and its local connection is closed.
+func (s *Server) expireSessions(now time.Time) {
+	for _, sess := range s.sessions.expired(now) {
+		s.log.Info("session expired", "session", hexZxid(sess.id), "timeout", sess.timeout)
+		if sess.conn != nil {
+			sess.conn.close()
+		}
+		if !s.submit(s.internalWrite(&prep.Request{SessionID: sess.id, Type: proto.OpCloseSession}), nil) {
+			return
 		}
 	}
 }
