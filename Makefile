@@ -18,7 +18,7 @@ run: build
 # Three voters on this machine from configs/cluster-3.toml (clients on
 # 127.0.0.1:2181-2183, data in ./data/n1..n3). Ctrl-C stops all three.
 run-cluster: build
-	@trap 'kill 0' INT TERM EXIT; \
+	@trap 'trap - INT TERM EXIT; kill $$(jobs -p) 2>/dev/null; wait' INT TERM EXIT; \
 	for id in 1 2 3; do $(BIN) serve --config configs/cluster-3.toml --id $$id & done; \
 	wait
 
