@@ -30,12 +30,7 @@ const (
 )
 
 func encodeEpoch(epoch int64) []byte {
-	b := make([]byte, epochFileSize)
-	copy(b[0:4], epochMagic)
-	binary.BigEndian.PutUint32(b[4:8], epochVersion)
-	binary.BigEndian.PutUint64(b[8:16], uint64(epoch))
-	binary.BigEndian.PutUint32(b[16:20], crc32.Checksum(b[0:16], castagnoli))
-	return b
+	return encodeHeader(epochFileSize, epochMagic, epochVersion, epoch)
 }
 
 func decodeEpoch(b []byte) (int64, error) {

@@ -102,10 +102,17 @@ const (
 )
 
 func encodeSegmentHeader(first int64) []byte {
-	b := make([]byte, segmentHeaderSize)
-	copy(b[0:4], segmentMagic)
-	binary.BigEndian.PutUint32(b[4:8], segmentVersion)
-	binary.BigEndian.PutUint64(b[8:16], uint64(first))
+	return encodeHeader(segmentHeaderSize, segmentMagic, segmentVersion, first)
+}
+
+// encodeHeader builds the 20-byte prefix every zoogate file starts with
+// (segment, snapshot, epoch): magic, format version, one int64 and a
+// crc32c over the first 16 bytes, zero-padded to size.
+func encodeHeader(size int, magic string, version uint32, value int64) []byte {
+	b := make([]byte, size)
+	copy(b[0:4], magic)
+	binary.BigEndian.PutUint32(b[4:8], version)
+	binary.BigEndian.PutUint64(b[8:16], uint64(value))
 	binary.BigEndian.PutUint32(b[16:20], crc32.Checksum(b[0:16], castagnoli))
 	return b
 }

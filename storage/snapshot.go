@@ -33,12 +33,7 @@ const (
 func snapshotName(zxid int64) string { return fmt.Sprintf("%s%016x", snapPrefix, uint64(zxid)) }
 
 func encodeSnapHeader(zxid int64) []byte {
-	b := make([]byte, snapHeaderSize)
-	copy(b[0:4], snapMagic)
-	binary.BigEndian.PutUint32(b[4:8], snapVersion)
-	binary.BigEndian.PutUint64(b[8:16], uint64(zxid))
-	binary.BigEndian.PutUint32(b[16:20], crc32.Checksum(b[0:16], castagnoli))
-	return b
+	return encodeHeader(snapHeaderSize, snapMagic, snapVersion, zxid)
 }
 
 func decodeSnapHeader(b []byte) (int64, error) {
