@@ -89,13 +89,27 @@ func (s *Server) read(c *conn, it *item, d *jute.Decoder) readResult {
 		if d.Err() != nil {
 			return marshalErr(d)
 		}
-		return s.getData(c, it, r)
+		data, st, err := s.getData(c, it, r)
+		if err != nil {
+			return readResult{err: err}
+		}
+		return readResult{body: func(e *jute.Encoder) { e.Buffer(data); st.Encode(e) }}
 	case proto.OpGetChildren, proto.OpGetChildren2:
 		r := proto.DecodePathWatch(d)
 		if d.Err() != nil {
 			return marshalErr(d)
 		}
-		return s.getChildren(c, it, r, it.hdr.Type == proto.OpGetChildren2)
+		children, st, err := s.getChildren(c, it, r)
+		if err != nil {
+			return readResult{err: err}
+		}
+		withStat := it.hdr.Type == proto.OpGetChildren2
+		return readResult{body: func(e *jute.Encoder) {
+			e.Strings(children)
+			if withStat {
+				st.Encode(e)
+			}
+		}}
 	case proto.OpGetACL:
 		path := d.String("GetACLRequest.path")
 		if d.Err() != nil {
@@ -188,39 +202,38 @@ func (s *Server) read(c *conn, it *item, d *jute.Decoder) readResult {
 	return readResult{err: proto.ErrUnimplemented}
 }
 
-func (s *Server) getData(c *conn, it *item, r *proto.PathWatch) readResult {
+// getData reads a node's data and Stat, checking READ and arming a data
+// watch if asked.
+func (s *Server) getData(c *conn, it *item, r *proto.PathWatch) ([]byte, proto.Stat, error) {
 	data, st, list, ok := s.tree.Get(r.Path)
 	if !ok {
-		return readResult{err: proto.ErrNoNode}
+		return nil, st, proto.ErrNoNode
 	}
 	if err := s.checkRead(list, proto.PermRead, it.auth); err != nil {
-		return readResult{err: err}
+		return nil, st, err
 	}
 	if r.Watch {
 		s.watches.Add(c.id, r.Path, watch.Data)
 	}
-	return readResult{body: func(e *jute.Encoder) { e.Buffer(data); st.Encode(e) }}
+	return data, st, nil
 }
 
-func (s *Server) getChildren(c *conn, it *item, r *proto.PathWatch, withStat bool) readResult {
+// getChildren lists a node's children with its Stat, checking READ and
+// arming a child watch if asked.
+func (s *Server) getChildren(c *conn, it *item, r *proto.PathWatch) ([]string, proto.Stat, error) {
 	list, ok := s.tree.ACL(r.Path)
 	if !ok {
-		return readResult{err: proto.ErrNoNode}
+		return nil, proto.Stat{}, proto.ErrNoNode
 	}
 	if err := s.checkRead(list, proto.PermRead, it.auth); err != nil {
-		return readResult{err: err}
+		return nil, proto.Stat{}, err
 	}
 	children, _ := s.tree.Children(r.Path)
 	st, _ := s.tree.Stat(r.Path)
 	if r.Watch {
 		s.watches.Add(c.id, r.Path, watch.Child)
 	}
-	return readResult{body: func(e *jute.Encoder) {
-		e.Strings(children)
-		if withStat {
-			st.Encode(e)
-		}
-	}}
+	return children, st, nil
 }
 
 func (s *Server) multiRead(c *conn, it *item, d *jute.Decoder) readResult {
@@ -230,24 +243,19 @@ func (s *Server) multiRead(c *conn, it *item, d *jute.Decoder) readResult {
 	}
 	results := make([]proto.MultiResult, len(ops))
 	for i, op := range ops {
-		var r readResult
+		res := proto.MultiResult{Type: op.Type}
+		var err error
 		switch op.Type {
 		case proto.OpGetData:
-			r = s.getData(c, it, op.Read)
+			var st proto.Stat
+			res.Data, st, err = s.getData(c, it, op.Read)
+			res.Stat = &st
 		case proto.OpGetChildren:
-			r = s.getChildren(c, it, op.Read, false)
+			res.Children, _, err = s.getChildren(c, it, op.Read)
 		default:
 			return readResult{err: fmt.Errorf("%w: %v in multiRead", proto.ErrMarshalling, op.Type)}
 		}
-		res := proto.MultiResult{Type: op.Type, Err: proto.CodeOf(r.err)}
-		if r.err == nil {
-			if op.Type == proto.OpGetData {
-				data, st, _, _ := s.tree.Get(op.Read.Path)
-				res.Data, res.Stat = data, &st
-			} else {
-				res.Children, _ = s.tree.Children(op.Read.Path)
-			}
-		}
+		res.Err = proto.CodeOf(err)
 		results[i] = res
 	}
 	return readResult{body: func(e *jute.Encoder) { proto.EncodeMultiResponse(e, results) }}
