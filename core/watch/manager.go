@@ -249,12 +249,21 @@ func (m *Manager) ByConn() map[ID][]string {
 func (m *Manager) ByPath() map[string][]ID {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := make(map[string][]ID)
+	sets := make(map[string]map[ID]struct{})
 	for _, t := range m.tables {
 		for p, ids := range t {
-			for id := range ids {
-				out[p] = append(out[p], id)
+			if sets[p] == nil {
+				sets[p] = make(map[ID]struct{})
 			}
+			for id := range ids {
+				sets[p][id] = struct{}{} // a connection with two kinds of watch is listed once
+			}
+		}
+	}
+	out := make(map[string][]ID, len(sets))
+	for p, ids := range sets {
+		for id := range ids {
+			out[p] = append(out[p], id)
 		}
 	}
 	for p := range out {

@@ -55,3 +55,13 @@ func TestCheckRemoveAndConnCleanup(t *testing.T) {
 		t.Fatalf("after RemoveConn: %d %d %d rec=%d", conns, paths, n, m.recursiveCount)
 	}
 }
+
+func TestByPathListsAConnectionOnce(t *testing.T) {
+	m := New()
+	m.Add(1, "/a", Data)
+	m.Add(1, "/a", Child)
+	m.Add(2, "/a", Persistent)
+	if got := m.ByPath()["/a"]; len(got) != 2 {
+		t.Fatalf("wchp for /a lists %v", got)
+	}
+}
