@@ -29,6 +29,19 @@ const (
 	ModeWatch Mode = "watch"
 )
 
+// Client is the client implementation of the measured loop.
+type Client string
+
+// The clients.
+const (
+	// ClientRaw is the built-in pipelined raw-protocol client (mixed mode
+	// only): one goroutine and one socket per session.
+	ClientRaw Client = "raw"
+	// ClientGoZK is github.com/go-zookeeper/zk, one goroutine per request in
+	// flight.
+	ClientGoZK Client = "go-zk"
+)
+
 // Modes lists the valid workloads.
 var Modes = []Mode{ModeMixed, ModeCreateDelete, ModeEphemeral, ModeWatch}
 
@@ -55,6 +68,10 @@ type Config struct {
 	Keys int
 	// Mode is the workload.
 	Mode Mode
+	// Client runs the measured loop of ModeMixed: ClientRaw or ClientGoZK.
+	// Setup (creating the keys) and every other mode always use
+	// go-zookeeper, whatever Client says.
+	Client Client
 	// Duration bounds the measured phase in time (0: unbounded).
 	Duration time.Duration
 	// Ops bounds the measured phase in operations (0: unbounded). At least
@@ -94,6 +111,7 @@ func DefaultConfig() Config {
 		ValueSize:      100,
 		Keys:           1000,
 		Mode:           ModeMixed,
+		Client:         ClientRaw,
 		Duration:       10 * time.Second,
 		Warmup:         2 * time.Second,
 		Rounds:         1000,
@@ -129,6 +147,9 @@ func (c Config) Validate() error {
 	}
 	if !validMode(c.Mode) {
 		bad("mode", "must be one of %s, got %q", modeList(), c.Mode)
+	}
+	if c.Client != ClientRaw && c.Client != ClientGoZK {
+		bad("client", "must be raw or go-zk, got %q", c.Client)
 	}
 	if c.Duration < 0 {
 		bad("duration", "must not be negative, got %v", c.Duration)

@@ -30,7 +30,7 @@ func TestParseArgsAllOptions(t *testing.T) {
 	}
 	want := Config{
 		Servers: []string{"127.0.0.1:1", "127.0.0.1:2"}, Sessions: 3, Outstanding: 5, ReadRatio: 0.25,
-		ValueSize: 1024, Keys: 7, Mode: ModeWatch, Duration: 3 * time.Second, Rounds: 9,
+		ValueSize: 1024, Keys: 7, Mode: ModeWatch, Client: ClientGoZK, Duration: 3 * time.Second, Rounds: 9,
 		WatchTimeout: 2 * time.Second, Root: "/x/y", SessionTimeout: 4 * time.Second,
 		ConnectTimeout: 5 * time.Second, Seed: 42, JSON: true, Progress: true, LogLevel: "debug",
 	}
@@ -53,6 +53,30 @@ func TestParseArgsOpsAloneMeansExactlyThatMany(t *testing.T) {
 	}
 	if c.Ops != 500 || c.Duration != time.Second {
 		t.Fatalf("--ops with --duration: Ops=%d Duration=%v, want both bounds", c.Ops, c.Duration)
+	}
+}
+
+func TestParseArgsClient(t *testing.T) {
+	for _, tc := range []struct {
+		args string
+		want Client
+		bad  bool
+	}{
+		{"", ClientRaw, false},
+		{"--client go-zk", ClientGoZK, false},
+		{"--mode create-delete", ClientGoZK, false}, // only mixed mode has a raw loop
+		{"--mode watch --client raw", "", true},
+		{"--client grpc", "", true},
+	} {
+		c, err := ParseArgs(strings.Fields(tc.args), io.Discard)
+		switch {
+		case tc.bad && (!errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), "client:")):
+			t.Errorf("%q: err = %v, want an invalid-config error naming client", tc.args, err)
+		case !tc.bad && err != nil:
+			t.Errorf("%q: %v", tc.args, err)
+		case !tc.bad && c.Client != tc.want:
+			t.Errorf("%q: client %q, want %q", tc.args, c.Client, tc.want)
+		}
 	}
 }
 

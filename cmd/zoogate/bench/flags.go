@@ -56,6 +56,7 @@ func ParseArgs(args []string, out io.Writer) (Config, error) {
 	fs.IntVar(&c.ValueSize, "value-size", c.ValueSize, "bytes per value written")
 	fs.IntVar(&c.Keys, "keys", c.Keys, "znodes read and written in mixed mode")
 	mode := fs.String("mode", string(c.Mode), "workload: "+modeList())
+	client := fs.String("client", string(c.Client), "client of mixed mode's measured loop: raw (built-in pipelined, one goroutine per session) or go-zk (github.com/go-zookeeper/zk); other modes need go-zk")
 	fs.DurationVar(&c.Duration, "duration", c.Duration, "measured phase length (ignored unless set when --ops is given)")
 	fs.Int64Var(&c.Ops, "ops", c.Ops, "measured operations (0: bounded by --duration only)")
 	fs.DurationVar(&c.Warmup, "warmup", c.Warmup, "unmeasured warm-up before the measured phase")
@@ -73,6 +74,13 @@ func ParseArgs(args []string, out io.Writer) (Config, error) {
 	}
 	c.Servers = splitServers(*servers)
 	c.Mode = Mode(*mode)
+	c.Client = Client(*client)
+	if c.Mode != ModeMixed && c.Mode != "" {
+		if wasSet(fs, "client") && c.Client == ClientRaw {
+			return c, fmt.Errorf("%w: client: the raw client runs mixed mode only; use --client go-zk with --mode %s", ErrInvalidConfig, c.Mode)
+		}
+		c.Client = ClientGoZK // only mixed mode has a raw loop
+	}
 	if c.Ops > 0 && !wasSet(fs, "duration") {
 		c.Duration = 0 // --ops alone means "exactly this many operations"
 	}

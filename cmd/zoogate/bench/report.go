@@ -33,6 +33,7 @@ type OpStats struct {
 // Report is the result of a load-generator run.
 type Report struct {
 	Mode           Mode             `json:"mode"`
+	Client         Client           `json:"client"`
 	Servers        []string         `json:"servers"`
 	Sessions       int              `json:"sessions"`
 	Outstanding    int              `json:"outstanding"`
@@ -60,7 +61,7 @@ func (r *Report) WriteJSON(w io.Writer) error {
 // WriteText writes r as a human-readable table.
 func (r *Report) WriteText(w io.Writer) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "zoogate bench: mode=%s servers=%s sessions=%d outstanding=%d", r.Mode, strings.Join(r.Servers, ","), r.Sessions, r.Outstanding)
+	fmt.Fprintf(&b, "zoogate bench: mode=%s client=%s servers=%s sessions=%d outstanding=%d", r.Mode, r.Client, strings.Join(r.Servers, ","), r.Sessions, r.Outstanding)
 	switch r.Mode {
 	case ModeMixed:
 		fmt.Fprintf(&b, " read-ratio=%g keys=%d", r.ReadRatio, r.Keys)

@@ -3,9 +3,12 @@ package bench
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -47,9 +50,17 @@ func requireNoErrors(t *testing.T, r *Report) {
 }
 
 func TestRunMixedAgainstZooKeeper(t *testing.T) {
+	for _, client := range []Client{ClientRaw, ClientGoZK} {
+		t.Run(string(client), func(t *testing.T) { testRunMixed(t, client) })
+	}
+}
+
+func testRunMixed(t *testing.T, client Client) {
 	t.Parallel()
 	addr := sharedServer(t)
 	c := shortConfig(addr, ModeMixed)
+	c.Client = client
+	c.Root += "-" + string(client)
 	c.ReadRatio = 0.5
 	r, err := Run(context.Background(), c, nil, testLogger(t))
 	if err != nil {
@@ -285,5 +296,80 @@ func TestReportAccountsErrorsByName(t *testing.T) {
 	r := &Report{Mode: ModeMixed, Ops: rows, Total: total, Errors: errs}
 	if err := r.WriteText(&buf); err != nil || !strings.Contains(buf.String(), "no_node") {
 		t.Fatalf("text report: %v\n%s", err, buf.String())
+	}
+}
+
+// A server that drops the connection mid-run: the raw client counts every
+// request in flight as connection_closed and the run still ends.
+func TestRawClientCountsALostConnection(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go fakeServerThatHangsUpAfter(c, 5)
+		}
+	}()
+	c := shortConfig(l.Addr().String(), ModeMixed)
+	c.ReadRatio = 1
+	c.Sessions, c.Outstanding = 1, 3
+	c.Warmup, c.Duration = 0, 0
+	c.Ops = 50
+	r, err := runRaw(context.Background(), c, makeValue(c.ValueSize), nil, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := opByName(t, r, "get")
+	if get.Count != 5 || get.Errors != 3 || r.Errors["connection_closed"] != 3 {
+		t.Fatalf("get count %d errors %d (%v); want 5 answered and the 3 in flight failed as connection_closed", get.Count, get.Errors, r.Errors)
+	}
+}
+
+// fakeServerThatHangsUpAfter answers the handshake and n requests with empty
+// OK replies, then closes the connection.
+func fakeServerThatHangsUpAfter(c net.Conn, n int) {
+	defer c.Close()
+	readFrame := func() []byte {
+		var hdr [4]byte
+		if _, err := io.ReadFull(c, hdr[:]); err != nil {
+			return nil
+		}
+		b := make([]byte, binary.BigEndian.Uint32(hdr[:]))
+		if _, err := io.ReadFull(c, b); err != nil {
+			return nil
+		}
+		return b
+	}
+	if readFrame() == nil {
+		return
+	}
+	resp := []byte{0, 0, 0, 36, 0, 0, 0, 0, 0, 0, 0x27, 0x10, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 16}
+	resp = append(resp, make([]byte, 16)...)
+	if _, err := c.Write(resp); err != nil {
+		return
+	}
+	for i := 0; i < n; i++ {
+		req := readFrame()
+		if req == nil {
+			return
+		}
+		reply := []byte{0, 0, 0, 16}
+		reply = append(reply, req[0:4]...)         // xid
+		reply = append(reply, make([]byte, 12)...) // zxid 0, err 0
+		if _, err := c.Write(reply); err != nil {
+			return
+		}
+	}
+	for i := 0; i < 3; i++ { // take the next requests without answering
+		if readFrame() == nil {
+			return
+		}
 	}
 }

@@ -25,6 +25,9 @@ func Run(ctx context.Context, cfg Config, progress io.Writer, log hclog.Logger) 
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
+	if cfg.Mode != ModeMixed {
+		cfg.Client = ClientGoZK // the only client of the other modes
+	}
 	if cfg.Mode == ModeWatch {
 		return runWatch(ctx, cfg, progress, log)
 	}
@@ -34,7 +37,7 @@ func Run(ctx context.Context, cfg Config, progress io.Writer, log hclog.Logger) 
 	// Sessions: long-lived ones for mixed and create-delete; in ephemeral
 	// mode one setup session only, the workers churn their own.
 	nLive := cfg.Sessions
-	if cfg.Mode == ModeEphemeral {
+	if cfg.Mode == ModeEphemeral || cfg.Client == ClientRaw {
 		nLive = 1
 	}
 	live, err := dialSessions(ctx, cfg.Servers, nLive, cfg.SessionTimeout, cfg.ConnectTimeout, log)
@@ -48,6 +51,9 @@ func Run(ctx context.Context, cfg Config, progress io.Writer, log hclog.Logger) 
 	case ModeMixed:
 		if err := prepareKeys(ctx, live, cfg, value); err != nil {
 			return nil, err
+		}
+		if cfg.Client == ClientRaw {
+			return runRaw(ctx, cfg, value, progress, log)
 		}
 	case ModeCreateDelete:
 		if err := ensurePath(live[0].conn, cfg.Root+"/cd"); err != nil {
@@ -151,6 +157,7 @@ func drivePhases(ctx context.Context, cfg Config, ph *phase, progress io.Writer)
 func baseReport(cfg Config, started time.Time, elapsed time.Duration, interrupted bool) *Report {
 	return &Report{
 		Mode:           cfg.Mode,
+		Client:         cfg.Client,
 		Servers:        cfg.Servers,
 		Sessions:       cfg.Sessions,
 		Outstanding:    cfg.Outstanding,

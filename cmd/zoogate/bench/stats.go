@@ -2,6 +2,7 @@ package bench
 
 import (
 	"sort"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -89,14 +90,14 @@ func (s *stats) merge(o *stats) {
 
 // phase is the shared run state workers consult between operations.
 type phase struct {
-	measuring atomic.Bool
-	stopped   atomic.Bool
-	bounded   bool         // Ops > 0
-	tickets   atomic.Int64 // measured operations left when bounded
-	done      atomic.Int64 // measured operations finished (ok or not)
-	failed    atomic.Int64 // measured operations that failed
-	exhausted chan struct{}
-	exhaust   atomic.Bool
+	measuring   atomic.Bool
+	stopped     atomic.Bool
+	bounded     bool         // Ops > 0
+	tickets     atomic.Int64 // measured operations left when bounded
+	done        atomic.Int64 // measured operations finished (ok or not)
+	failed      atomic.Int64 // measured operations that failed
+	exhausted   chan struct{}
+	exhaustOnce sync.Once
 }
 
 func newPhase(ops int64) *phase {
@@ -115,12 +116,15 @@ func (p *phase) admit() (ok, measured bool) {
 		return true, false
 	}
 	if p.bounded && p.tickets.Add(-1) < 0 {
-		if p.exhaust.CompareAndSwap(false, true) {
-			close(p.exhausted)
-		}
+		p.closeExhausted()
 		return false, false
 	}
 	return true, true
+}
+
+// closeExhausted tells the driver that no more operations will run.
+func (p *phase) closeExhausted() {
+	p.exhaustOnce.Do(func() { close(p.exhausted) })
 }
 
 // finish accounts one finished operation.
