@@ -52,6 +52,18 @@ type Prep struct {
 	// owners lists, per session, the paths whose pending state names it as
 	// ephemeral owner (so closeSession sees ephemerals not yet applied).
 	owners map[int64]map[string]struct{}
+	// order lists every change recorded in pending, oldest first (zxids
+	// only grow), so Applied visits only the changes it retires instead of
+	// the whole map. An entry whose path was changed again later is stale:
+	// pending then holds the newer change, which Applied leaves alone.
+	order []pendingRef
+	head  int // order[:head] are retired
+}
+
+// pendingRef names one recorded change.
+type pendingRef struct {
+	zxid int64
+	path string
 }
 
 // New returns a prep step reading r.
@@ -65,8 +77,11 @@ func (p *Prep) Outstanding() int { return len(p.pending) }
 // Applied forgets outstanding changes made by transactions up to zxid,
 // which the tree now reflects. Call it after applying each transaction.
 func (p *Prep) Applied(zxid int64) {
-	for path, c := range p.pending {
-		if c.zxid <= zxid {
+	for p.head < len(p.order) && p.order[p.head].zxid <= zxid {
+		path := p.order[p.head].path
+		p.order[p.head] = pendingRef{}
+		p.head++
+		if c, ok := p.pending[path]; ok && c.zxid <= zxid {
 			delete(p.pending, path)
 			if c.exists && txn.IsSessionOwner(c.meta.Owner) {
 				if m := p.owners[c.meta.Owner]; m != nil {
@@ -78,6 +93,12 @@ func (p *Prep) Applied(zxid int64) {
 			}
 		}
 	}
+	if p.head == len(p.order) {
+		p.order, p.head = p.order[:0], 0
+	} else if p.head > 1024 && p.head*2 > len(p.order) {
+		p.order = append(p.order[:0], p.order[p.head:]...)
+		p.head = 0
+	}
 }
 
 // Reset drops every outstanding change (after a leader change the tree is
@@ -85,6 +106,7 @@ func (p *Prep) Applied(zxid int64) {
 func (p *Prep) Reset() {
 	p.pending = make(map[string]*change)
 	p.owners = make(map[int64]map[string]struct{})
+	p.order, p.head = nil, 0
 }
 
 // view is the tree plus outstanding changes plus the changes of the
@@ -118,6 +140,7 @@ func (p *Prep) commit(v *view) {
 			}
 		}
 		p.pending[path] = c
+		p.order = append(p.order, pendingRef{zxid: c.zxid, path: path})
 		if c.exists && txn.IsSessionOwner(c.meta.Owner) {
 			m := p.owners[c.meta.Owner]
 			if m == nil {

@@ -180,3 +180,39 @@ func TestRootAsParent(t *testing.T) {
 		t.Fatalf("delete without a slash: %v", err)
 	}
 }
+
+// Applying a prefix of the outstanding transactions retires exactly the
+// changes they made: a path changed again by a later, unapplied
+// transaction keeps that newer outstanding state.
+func TestAppliedRetiresOnlyItsPrefix(t *testing.T) {
+	e := newEnv(t)
+	set := func(v int32) *Request {
+		return &Request{Type: proto.OpSetData, SetData: &proto.SetDataRequest{Path: "/a", Data: []byte("x"), Version: v}}
+	}
+	for _, r := range []*Request{create("/a", 0), create("/b", 0), set(0), set(1)} {
+		if _, err := e.prep(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	held := e.held
+	for _, x := range held[:3] { // create /a, create /b, first setData
+		if _, err := e.tree.Apply(x); err != nil {
+			t.Fatal(err)
+		}
+		e.p.Applied(x.Zxid)
+	}
+	if n := e.p.Outstanding(); n != 1 {
+		t.Fatalf("outstanding paths after applying 3 of 4: %d, want 1 (/a at version 2)", n)
+	}
+	// The outstanding second setData still decides the next version check.
+	if _, err := e.p.Prepare(set(1), 5, 1000); !errors.Is(err, proto.ErrBadVersion) {
+		t.Fatalf("version 1 while version 2 is outstanding: %v", err)
+	}
+	if _, err := e.p.Prepare(set(2), 6, 1000); err != nil {
+		t.Fatalf("version 2 outstanding: %v", err)
+	}
+	e.p.Applied(6)
+	if n := e.p.Outstanding(); n != 0 {
+		t.Fatalf("outstanding after applying everything: %d", n)
+	}
+}
