@@ -32,6 +32,7 @@ type Tree struct {
 	lastZxid   int64
 	digest     uint64
 	dataSize   int64
+	hashBuf    []byte // nodeDigest scratch
 }
 
 // New returns a tree holding only the built-in nodes.
@@ -67,7 +68,7 @@ func (t *Tree) addNode(path string, data []byte, acl []proto.ACL, st proto.Stat)
 	}
 	t.index(path, n)
 	t.dataSize += int64(len(path) + len(data))
-	t.digest += nodeDigest(path, n)
+	t.digest += t.nodeDigest(path, n)
 	return n
 }
 
@@ -104,7 +105,7 @@ func (t *Tree) unindex(path string, n *node) {
 
 // removeNode unlinks a leaf node.
 func (t *Tree) removeNode(path string, n *node) {
-	t.digest -= nodeDigest(path, n)
+	t.digest -= t.nodeDigest(path, n)
 	t.dataSize -= int64(len(path) + len(n.data))
 	t.unindex(path, n)
 	t.acls.release(n.acl)
@@ -116,11 +117,11 @@ func (t *Tree) removeNode(path string, n *node) {
 
 // modify applies f to a node while keeping the digest right.
 func (t *Tree) modify(path string, n *node, f func()) {
-	t.digest -= nodeDigest(path, n)
+	t.digest -= t.nodeDigest(path, n)
 	t.dataSize -= int64(len(n.data))
 	f()
 	t.dataSize += int64(len(n.data))
-	t.digest += nodeDigest(path, n)
+	t.digest += t.nodeDigest(path, n)
 }
 
 // LastZxid is the zxid of the last applied transaction.
