@@ -333,6 +333,20 @@ func (c *conn) handshake(frame []byte) bool {
 		var old *conn
 		if valid {
 			old, valid = c.s.sessions.setConn(sid, c)
+			if !valid && c.s.isCluster() {
+				// ZooKeeper's REVALIDATE, done as a sync: the client may
+				// have created the session through another voter a moment
+				// ago, before this one applied it. Decide only once this
+				// voter has applied everything the leader had committed;
+				// if that cannot be known, drop the connection unanswered
+				// (the client tries again) rather than call it expired.
+				if !c.s.catchUp(c.closed, timeout) {
+					c.log.Debug("could not revalidate the session with the leader; closing", "session", hexZxid(sid))
+					c.close()
+					return false
+				}
+				old, valid = c.s.sessions.setConn(sid, c)
+			}
 		}
 		if !valid {
 			resp.Timeout = 0

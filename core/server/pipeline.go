@@ -101,6 +101,26 @@ func (s *Server) decodeWrite(req *prep.Request, body []byte) (syncPath string, e
 	return syncPath, nil
 }
 
+// catchUp waits, at most limit, until this server has applied every
+// transaction the leader committed before the call (an internal sync);
+// false if it could not tell.
+func (s *Server) catchUp(connClosed <-chan struct{}, limit time.Duration) bool {
+	w := &pendingWrite{path: "/", done: make(chan struct{})}
+	if !s.submit(w, connClosed) {
+		return false
+	}
+	t := time.NewTimer(limit)
+	defer t.Stop()
+	select {
+	case <-w.done:
+		return !w.unknown
+	case <-t.C:
+	case <-connClosed:
+	case <-s.closing:
+	}
+	return false
+}
+
 // errSessionNotCreated: the createSession's outcome is unknown (the leader
 // changed under it); the client reconnects and tries again.
 var errSessionNotCreated = errors.New("session not created: the ensemble changed leader")
