@@ -333,6 +333,18 @@ func (d *driver) failAll(why string) {
 func (d *driver) process() {
 	for d.node.HasReady() {
 		rd := d.node.Ready()
+		// A leader sends before its own fsync (etcd raft does the same), so
+		// followers log a proposal while the leader does: one fsync less on
+		// every write's path. This keeps the durability contract because
+		// this goroutine persists the Ready before it steps anything else:
+		// the ACKs those messages earn are counted only after the leader's
+		// copy is durable too, so a commit still means a durable quorum.
+		// Epoch changes, truncations and snapshots keep the strict order.
+		early := rd.SoftState == nil && rd.HardState == nil && rd.Snapshot == nil && !rd.Truncate &&
+			zab.ServerState(d.role.Load()) == zab.Leading
+		if early {
+			d.send(rd)
+		}
 		if err := d.persist(rd); err != nil {
 			// The disk failed under the protocol: stop, rather than send
 			// acknowledgements for state that is not durable.
@@ -342,11 +354,8 @@ func (d *driver) process() {
 			d.s.closeAllClients()
 			return
 		}
-		for _, m := range rd.Messages {
-			d.tr.Send(m.To, m)
-		}
-		for _, p := range rd.Disconnect {
-			d.tr.CloseStream(p)
+		if !early {
+			d.send(rd)
 		}
 		for _, e := range rd.Committed {
 			d.applyEntry(e)
@@ -375,6 +384,17 @@ func (d *driver) process() {
 		for _, m := range rd.Requests {
 			d.forwarded(m.Data)
 		}
+	}
+}
+
+// send hands a Ready's messages to the transport and closes the streams it
+// drops, in the Ready's order.
+func (d *driver) send(rd zab.Ready) {
+	for _, m := range rd.Messages {
+		d.tr.Send(m.To, m)
+	}
+	for _, p := range rd.Disconnect {
+		d.tr.CloseStream(p)
 	}
 }
 
