@@ -1,9 +1,9 @@
 package zab
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
-	"sort"
 )
 
 // leaderPhase is where an elected leader stands.
@@ -59,6 +59,8 @@ type leaderState struct {
 	phase      leaderPhase
 	phaseStart int64
 	handlers   map[uint64]*handler
+	ids        []uint64 // sortedIDs cache, nil when stale
+	acks       []int64  // maybeCommit scratch
 
 	epochDecided  bool
 	newEpoch      int64
@@ -72,12 +74,19 @@ type leaderState struct {
 	exhausted bool
 }
 
+// sortedIDs returns the learners' ids in order. The slice is cached until
+// a learner is added or dropped (which builds a new one, so a caller may
+// keep iterating an old slice); callers must not modify it.
 func (ls *leaderState) sortedIDs() []uint64 {
+	if ls.ids != nil {
+		return ls.ids
+	}
 	ids := make([]uint64, 0, len(ls.handlers))
 	for id := range ls.handlers {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
+	ls.ids = ids
 	return ids
 }
 
@@ -152,6 +161,7 @@ func (n *Node) onLearnerInfo(m Message) {
 	h := &handler{id: m.From, observer: observer, state: hInfo, accepted: m.Epoch, lastHeard: n.now}
 	n.forgetLearner(m.From)
 	ls.handlers[m.From] = h
+	ls.ids = nil
 	n.llogger.Debug("learner connected", "peer", m.From, "type", m.Type, "acceptedEpoch", m.Epoch)
 	if ls.epochDecided {
 		if !observer && h.accepted > ls.newEpoch {
@@ -328,16 +338,17 @@ func (n *Node) maybeCommit() {
 	if ls.phase != phaseBroadcast {
 		return
 	}
-	acks := []int64{n.log.lastZxid()}
+	acks := append(ls.acks[:0], n.log.lastZxid())
 	for _, id := range ls.sortedIDs() {
 		if h := ls.handlers[id]; !h.observer && h.state >= hSynced {
 			acks = append(acks, h.acked)
 		}
 	}
+	ls.acks = acks
 	if len(acks) < n.quorum {
 		return
 	}
-	sort.Slice(acks, func(i, j int) bool { return acks[i] > acks[j] })
+	slices.SortFunc(acks, func(a, b int64) int { return cmp.Compare(b, a) })
 	if c := acks[n.quorum-1]; c > n.committed {
 		if err := n.leaderCommit(c); err != nil {
 			n.stepDown(err.Error())
@@ -436,7 +447,7 @@ func (n *Node) propose(payload []byte) (int64, error) {
 		}
 		z = last + 1
 	}
-	e := Entry{Zxid: z, Data: append([]byte(nil), payload...)}
+	e := Entry{Zxid: z, Data: payload} // Propose owns payload from here on
 	if err := n.log.append(e); err != nil {
 		return 0, err
 	}
@@ -491,6 +502,7 @@ func (n *Node) tickLeader() {
 func (n *Node) forgetLearner(id uint64) {
 	ls := n.lead
 	delete(ls.handlers, id)
+	ls.ids = nil
 	keep := ls.syncs[:0]
 	for _, s := range ls.syncs {
 		if s.from != id {

@@ -225,7 +225,9 @@ func (n *Node) Disconnected(peer uint64) error {
 	return nil
 }
 
-// Propose assigns the next zxid to payload and starts broadcasting it. Only
+// Propose assigns the next zxid to payload and starts broadcasting it. The
+// node keeps payload (it is logged and sent as is): the caller must not
+// modify it afterwards. Only
 // an established leader accepts (ErrNotLeader otherwise). When the epoch's
 // counter is used up, the leader steps down and returns ErrCounterExhausted.
 func (n *Node) Propose(payload []byte) (int64, error) {
