@@ -42,6 +42,8 @@ else
   DURATION=2s; WARMUP=1s; TRIALS=10; SETTLE=2s; RESTART_ZNODES=1000000; FSYNC_TIME=3s
   SYSTEM_WARMUP=5s; VALUE_SIZES="100 1024"
 fi
+REPEATS=3; REPEAT_SESSIONS=64
+[ "$QUICK" = 1 ] && REPEATS=1
 TICK_MS=2000
 OUTSTANDING=4
 KEYS=1000
@@ -94,11 +96,11 @@ fi
 # the same package built on its own (scripts/bench/loadgen).
 if [ -z "$ZOOGATE_NA" ] && "$ZOOGATE_BIN" bench --help 2>&1 | grep -q -- '-outstanding'; then
   BENCH=("$ZOOGATE_BIN" bench)
-  meta "load generator" "\`bin/zoogate bench\` (go-zookeeper/zk client)"
+  meta "load generator" "\`bin/zoogate bench\` (mixed-mode cells: its raw-protocol client; failover and setup: go-zookeeper/zk)"
 else
   go build -o "$WORK/zoogate-bench" ./scripts/bench/loadgen
   BENCH=("$WORK/zoogate-bench")
-  meta "load generator" "\`zoogate bench\` package built alone (scripts/bench/loadgen; bin/zoogate has no bench subcommand yet), go-zookeeper/zk client"
+  meta "load generator" "\`zoogate bench\` package built alone (scripts/bench/loadgen; bin/zoogate has no bench subcommand yet)"
 fi
 go build -o "$WORK/render" ./scripts/bench/render
 
@@ -122,7 +124,7 @@ record fsync "$WORK/fsync.json"
 
 meta method.settings "Both systems: loopback only, tickTime ${TICK_MS} ms, initLimit 10, syncLimit 5, no per-IP connection limit (maxClientCnxns=0 / max_client_cnxns = 0), all 4lw enabled, warnings-only logging, data dirs on the same disk, fsync on every commit (ZooKeeper's default forceSync=yes). ZooKeeper runs from zoo.cfg, zoogate from a topology file (\`zoogate serve --config F --id N\`)."
 meta method.warmup "Before its cells, each deployment gets the same unmeasured warm-up ($SYSTEM_WARMUP of 50/50 reads and writes, 16 sessions), so the JVM's JIT is not measured cold."
-meta method.cells "Value sizes: $VALUE_SIZES B. Each cell: \`zoogate bench --mode mixed --sessions S --outstanding $OUTSTANDING --keys $KEYS --value-size V --read-ratio R --warmup $WARMUP --duration $DURATION\`; sessions spread round-robin over all servers; reads are getData, writes setData on random keys."
+meta method.cells "Value sizes: $VALUE_SIZES B. Each cell: \`zoogate bench --mode mixed --sessions S --outstanding $OUTSTANDING --keys $KEYS --value-size V --read-ratio R --warmup $WARMUP --duration $DURATION\` (its built-in raw-protocol client: one goroutine and one socket per session, $OUTSTANDING requests pipelined on each); sessions spread round-robin over all servers; reads are getData, writes setData on random keys.$( [ "$REPEATS" -gt 1 ] && echo " Cells with $REPEAT_SESSIONS sessions run $REPEATS times and show the median run.")"
 meta method.failover "Failover: \`zoogate bench failover --trials $TRIALS\`, writers on every server; kill = scripts/bench/kill-leader.sh (srvr, then SIGKILL); restart = scripts/bench/restart-node.sh, then wait until every server serves a write."
 meta method.restart "Restart: \`zoogate bench populate\` creates $RESTART_ZNODES znodes of 100 B on the standalone server, which is stopped with SIGTERM and started again; time to the first successful read (\`zoogate bench wait\`, polling every 20 ms)."
 meta method.client "The client runs on the same 2-core machine as the servers, so it competes with them for CPU; ratios are more meaningful than absolute figures."
@@ -159,6 +161,30 @@ deploy() {
   fi
 }
 
+# cell_rate FILE prints a report's total ops/s (the last ops_per_sec in it).
+cell_rate() { grep '"ops_per_sec"' "$1" | tail -n 1 | tr -dc '0-9.' | cut -d. -f1; }
+
+# run_cell SERVERS READ_RATIO VALUE_SIZE SESSIONS FILE runs one cell into
+# FILE. Cells with $REPEAT_SESSIONS sessions (the ones the targets are
+# about) run $REPEATS times and keep the median run, so one noisy run on a
+# shared 2-core machine does not decide a ratio; CELL_RUNS then lists the
+# rates of every run.
+run_cell() {
+  local servers=$1 r=$2 vs=$3 s=$4 f=$5 n=1 k rates=""
+  CELL_RUNS=""
+  [ "$s" = "$REPEAT_SESSIONS" ] && n=$REPEATS
+  for k in $(seq 1 "$n"); do
+    "${BENCH[@]}" --servers "$servers" --mode mixed --read-ratio "$r" --value-size "$vs" \
+      --sessions "$s" --outstanding "$OUTSTANDING" --keys "$KEYS" --warmup "$WARMUP" \
+      --duration "$DURATION" --json > "$f.$k" 2> "$f.err" || return 1
+    rates+="$(cell_rate "$f.$k") $k"$'\n'
+  done
+  k=$(printf '%s' "$rates" | sort -n | awk -v m=$(( (n + 1) / 2 )) 'NR == m {print $2}')
+  cp "$f.$k" "$f"
+  [ "$n" -gt 1 ] && CELL_RUNS=$(printf '%s' "$rates" | awk '{printf "%s%s", sep, $1; sep=", "}')
+  return 0
+}
+
 run_cells() {
   local sys=$1 topo=$2 servers=$3 w r vs s f
   # Warm the system up (JIT, caches) the same way for both, unmeasured.
@@ -174,12 +200,9 @@ run_cells() {
         if [ -n "${NA_REASON}" ]; then
           record cell "$sys" "$topo" "$w" "$vs" "$s" na "$NA_REASON"; continue
         fi
-        if "${BENCH[@]}" --servers "$servers" --mode mixed --read-ratio "$r" --value-size "$vs" \
-            --sessions "$s" --outstanding "$OUTSTANDING" --keys "$KEYS" --warmup "$WARMUP" \
-            --duration "$DURATION" --json > "$f" 2> "$f.err"; then
+        if run_cell "$servers" "$r" "$vs" "$s" "$f"; then
           record cell "$sys" "$topo" "$w" "$vs" "$s" ok "$f"
-          # The last ops_per_sec in the report is the total's.
-          say "$sys $topo $w ${vs}B ${s} sessions: $(grep '"ops_per_sec"' "$f" | tail -n 1 | tr -dc '0-9.' | cut -d. -f1) ops/s"
+          say "$sys $topo $w ${vs}B ${s} sessions: $(cell_rate "$f") ops/s${CELL_RUNS:+ (median of $CELL_RUNS)}"
         else
           record cell "$sys" "$topo" "$w" "$vs" "$s" na "run failed: $(tail -n 2 "$f.err" | oneline)"
         fi

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"strings"
 	"testing"
@@ -370,6 +371,21 @@ func fakeServerThatHangsUpAfter(c net.Conn, n int) {
 	for i := 0; i < 3; i++ { // take the next requests without answering
 		if readFrame() == nil {
 			return
+		}
+	}
+}
+
+// The raw loop builds key paths by hand; they must be mixed mode's keys.
+func TestRawSessionKeysAreKeyPaths(t *testing.T) {
+	c := DefaultConfig()
+	c.Keys = 2_000_000
+	s := &rawSession{cfg: c, prefix: fmt.Sprintf("%s/v%d/k-", c.Root, c.ValueSize),
+		rng: rand.New(rand.NewPCG(1, 2))}
+	ref := rand.New(rand.NewPCG(1, 2))
+	for range 2000 {
+		want := keyPath(c.Root, c.ValueSize, ref.IntN(c.Keys))
+		if got := s.key(); got != want {
+			t.Fatalf("raw key %q, want %q", got, want)
 		}
 	}
 }
