@@ -54,8 +54,13 @@ type Log struct {
 type segment struct {
 	name  string // base name, "log.<hex first>"
 	first int64  // zxid of the first record
-	last  int64  // zxid of the last record
-	end   int64  // offset just past the last record
+	// A segment wholly below the snapshot recovery started from is not
+	// read at open (see OpenLogAfter): its last is then an upper bound
+	// (the next segment's first - 1) and its end the file size.
+	last int64 // zxid of the last record
+	end  int64 // offset just past the last record
+	// bounds: last and end are the bounds above, not exact values.
+	bounds bool
 }
 
 // writerState is the writer goroutine's view of the last segment, ahead of
@@ -94,6 +99,18 @@ type LogStats struct {
 //
 // logger may be nil.
 func OpenLog(fsys vfs.FS, dir string, cfg LogConfig, logger hclog.Logger) (*Log, error) {
+	return OpenLogAfter(fsys, dir, cfg, logger, 0)
+}
+
+// OpenLogAfter is OpenLog for a server that already holds every
+// transaction up to covered (the snapshot it recovered from): a segment
+// whose successor starts at or below covered+1 holds nothing newer, so only
+// its header is checked at open, not its records. That keeps a restart's
+// time independent of how much history the log still holds. Such a
+// segment's records are validated when they are read (Iterate,
+// TruncateAfter), with the same *CorruptError. The last segment is always
+// read in full.
+func OpenLogAfter(fsys vfs.FS, dir string, cfg LogConfig, logger hclog.Logger, covered int64) (*Log, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -109,7 +126,7 @@ func OpenLog(fsys vfs.FS, dir string, cfg LogConfig, logger hclog.Logger) (*Log,
 	if err := fsys.SyncDir(filepath.Dir(filepath.Clean(dir))); err != nil {
 		return nil, fmt.Errorf("storage: syncing parent of log directory: %w", err)
 	}
-	if err := l.recover(); err != nil {
+	if err := l.recover(covered); err != nil {
 		if l.w.f != nil {
 			l.w.f.Close()
 		}
@@ -124,7 +141,7 @@ func OpenLog(fsys vfs.FS, dir string, cfg LogConfig, logger hclog.Logger) (*Log,
 func (l *Log) path(name string) string { return filepath.Join(l.dir, name) }
 
 // recover scans the directory; see OpenLog.
-func (l *Log) recover() error {
+func (l *Log) recover(covered int64) error {
 	names, err := l.fs.List(l.dir)
 	if err != nil {
 		return fmt.Errorf("storage: listing log directory: %w", err)
@@ -155,6 +172,16 @@ func (l *Log) recover() error {
 	var prevLast int64
 	for i, s := range segs {
 		isLast := i == len(segs)-1
+		if !isLast && segs[i+1].first <= covered+1 && s.first > prevLast {
+			seg, err := l.checkSegmentHeader(s.name, s.first)
+			if err != nil {
+				return err
+			}
+			seg.last = segs[i+1].first - 1
+			l.segs = append(l.segs, seg)
+			prevLast = seg.last
+			continue
+		}
 		seg, f, keep, err := l.recoverSegment(s.name, s.first, prevLast, isLast)
 		if err != nil {
 			return err
@@ -195,8 +222,50 @@ func (l *Log) openActive() error {
 		f.Close()
 		return fmt.Errorf("storage: %s: %w", l.path(seg.name), err)
 	}
+	if seg.bounds {
+		// A segment recovery did not read becomes the one appended to
+		// (TruncateAfter removed those after it): find its exact end.
+		path := l.path(seg.name)
+		sc, err := scanSegment(f, size, path, seg.first, 0, maxRecordSizeLimit, nil)
+		if err == nil && (sc.tornAt >= 0 || sc.count == 0 || sc.last > seg.last) {
+			err = corruptf(path, sc.end, "records end at zxid %#x (%d records, torn at %d), expected complete records up to %#x at most", sc.last, sc.count, sc.tornAt, seg.last)
+		}
+		if err != nil {
+			f.Close()
+			return err
+		}
+		seg.last, seg.end, seg.bounds = sc.last, sc.end, false
+		l.mu.Lock()
+		l.segs[len(l.segs)-1] = seg
+		l.mu.Unlock()
+	}
 	l.w = writerState{f: f, seg: seg, alloc: size, published: true}
 	return nil
+}
+
+// checkSegmentHeader validates the header of a segment recovery does not
+// read (see OpenLogAfter); the segment's end is its file size.
+func (l *Log) checkSegmentHeader(name string, first int64) (segment, error) {
+	path := l.path(name)
+	f, err := l.fs.Open(path)
+	if err != nil {
+		return segment{}, fmt.Errorf("storage: opening %s: %w", path, err)
+	}
+	defer f.Close()
+	size, err := f.Size()
+	if err != nil {
+		return segment{}, fmt.Errorf("storage: %s: %w", path, err)
+	}
+	hdr := make([]byte, segmentHeaderSize)
+	n, _ := f.ReadAt(hdr, 0)
+	hfirst, herr := decodeSegmentHeader(hdr[:n])
+	switch {
+	case herr != nil:
+		return segment{}, corruptf(path, 0, "%v", herr)
+	case hfirst != first:
+		return segment{}, corruptf(path, 8, "header says first zxid %#x, file name says %#x", hfirst, first)
+	}
+	return segment{name: name, first: first, end: size, bounds: true}, nil
 }
 
 // recoverSegment validates one segment. For the last segment it returns

@@ -71,7 +71,7 @@ func (l *Log) doTruncate(zxid int64) error {
 	if err := l.openActive(); err != nil {
 		return l.fail(err)
 	}
-	seg := segs[keep-1]
+	seg := l.w.seg // exact now, even for a segment recovery did not read
 	if seg.last <= zxid {
 		return nil
 	}

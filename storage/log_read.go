@@ -69,6 +69,13 @@ func (l *Log) iterateSegment(seg segment, prevLast, fromZxid int64, fn func(Reco
 	if sc.tornAt >= 0 {
 		return corruptf(path, sc.tornAt, "%v", sc.tornReason)
 	}
+	if seg.bounds {
+		// Not read at open (see OpenLogAfter): now check it in full.
+		if sc.count == 0 || sc.last > seg.last {
+			return corruptf(path, sc.end, "records end at zxid %#x (%d records), expected at least one and none above %#x", sc.last, sc.count, seg.last)
+		}
+		return nil
+	}
 	if sc.end != seg.end || sc.last != seg.last {
 		return corruptf(path, sc.end, "records end at %d (zxid %#x), expected %d (zxid %#x)", sc.end, sc.last, seg.end, seg.last)
 	}

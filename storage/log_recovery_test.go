@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -320,5 +321,72 @@ func TestRecoveryLargeSegment(t *testing.T) {
 	}
 	if names, _ := m.List("log"); len(names) != 1 {
 		t.Fatalf("expected one segment, got %v", names)
+	}
+}
+
+// OpenLogAfter reads only the segments a recovered snapshot does not
+// cover: damage in an older segment does not stop the start, and is still
+// reported, with file and offset, as soon as that segment is read.
+func TestOpenLogAfterSkipsSegmentsBelowTheSnapshot(t *testing.T) {
+	m := vfs.NewMem()
+	cfg := smallConfig()
+	writeLog(t, m, "log", cfg, zxidRange(1, 100))
+	names, _ := m.List("log")
+	if len(names) < 3 {
+		t.Fatalf("want several segments, got %v", names)
+	}
+	first := filepath.Join("log", names[0])
+	second, _, _ := parseZxidName(names[1], segmentPrefix)
+	third, _, _ := parseZxidName(names[2], segmentPrefix)
+	zx := zxidRange(1, second-1)
+	off := frameOffset(zx, 2)
+	patch(t, m, first, off+frameHeaderSize+2, []byte{'#'}) // a valid record follows
+
+	if _, err := OpenLog(m, "log", cfg, testLogger(t)); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("full recovery: err = %v, want corruption", err)
+	}
+	// A snapshot covering the first segment: the start does not read it.
+	l, err := OpenLogAfter(m, "log", cfg, testLogger(t), second-1)
+	if err != nil {
+		t.Fatalf("recovery above the damaged segment: %v", err)
+	}
+	if l.LastZxid() != 100 || l.FirstZxid() != 1 {
+		t.Fatalf("first/last %d/%d, want 1/100", l.FirstZxid(), l.LastZxid())
+	}
+	var got []int64
+	if err := l.Iterate(second-1, func(r Record) error { got = append(got, r.Zxid); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != int(100-second+1) || got[0] != second {
+		t.Fatalf("iterate above the snapshot: %d records from %v", len(got), got[:1])
+	}
+	err = l.Iterate(0, func(Record) error { return nil })
+	expectCorrupt(t, err, first, off)
+	l.Close()
+
+	// A segment that was not read at open can still become the active one
+	// (TRUNC below the snapshot): its exact end is found, appends follow it,
+	// and a full recovery afterwards reads a consistent log.
+	m2 := vfs.NewMem()
+	writeLog(t, m2, "log", cfg, zxidRange(1, 100))
+	l, err = OpenLogAfter(m2, "log", cfg, testLogger(t), third-1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.TruncateAfter(second); err != nil {
+		t.Fatalf("truncate into a segment not read at open: %v", err)
+	}
+	if err := l.AppendSync(recs(zxidRange(second+1, second+5)...)); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	l = openLog(t, m2, "log", cfg)
+	defer l.Close()
+	got = got[:0]
+	if err := l.Iterate(0, func(r Record) error { got = append(got, r.Zxid); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if want := zxidRange(1, second+5); !slices.Equal(got, want) {
+		t.Fatalf("after truncate+append: %v, want %v", got, want)
 	}
 }

@@ -88,7 +88,10 @@ func (s *Server) recoverDisk(replay bool) (*disk, *tree.Tree, int, error) {
 		}
 		s.log.Info("loaded snapshot", "file", info.Path, "zxid", hexZxid(info.Zxid), "nodes", t.NodeCount(), "took", time.Since(start))
 	}
-	if d.log, err = storage.OpenLog(fsys, logDir, s.cfg.Log, logger); err != nil {
+	// Segments wholly below the snapshot are not read now (as ZooKeeper
+	// does not read those logs): a restart takes the same time however much
+	// history the log still holds.
+	if d.log, err = storage.OpenLogAfter(fsys, logDir, s.cfg.Log, logger, t.LastZxid()); err != nil {
 		return nil, nil, 0, fmt.Errorf("%w: %w", ErrRecovery, err)
 	}
 	prev, replayed := t.LastZxid(), 0
