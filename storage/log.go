@@ -256,16 +256,25 @@ func (l *Log) checkSegmentHeader(name string, first int64) (segment, error) {
 	if err != nil {
 		return segment{}, fmt.Errorf("storage: %s: %w", path, err)
 	}
+	if err := checkHeader(f, path, first); err != nil {
+		return segment{}, err
+	}
+	return segment{name: name, first: first, end: size, bounds: true}, nil
+}
+
+// checkHeader validates a segment's header against the first zxid its file
+// name gives.
+func checkHeader(f vfs.File, path string, first int64) error {
 	hdr := make([]byte, segmentHeaderSize)
 	n, _ := f.ReadAt(hdr, 0)
 	hfirst, herr := decodeSegmentHeader(hdr[:n])
 	switch {
 	case herr != nil:
-		return segment{}, corruptf(path, 0, "%v", herr)
+		return corruptf(path, 0, "%v", herr)
 	case hfirst != first:
-		return segment{}, corruptf(path, 8, "header says first zxid %#x, file name says %#x", hfirst, first)
+		return corruptf(path, 8, "header says first zxid %#x, file name says %#x", hfirst, first)
 	}
-	return segment{name: name, first: first, end: size, bounds: true}, nil
+	return nil
 }
 
 // recoverSegment validates one segment. For the last segment it returns
@@ -292,14 +301,10 @@ func (l *Log) recoverSegment(name string, first, prevLast int64, isLast bool) (s
 	if err != nil {
 		return seg, nil, false, fmt.Errorf("storage: %s: %w", path, err)
 	}
-	hdr := make([]byte, segmentHeaderSize)
-	n, _ := f.ReadAt(hdr, 0)
-	hfirst, herr := decodeSegmentHeader(hdr[:n])
+	if err := checkHeader(f, path, first); err != nil {
+		return seg, nil, false, err
+	}
 	switch {
-	case herr != nil:
-		return seg, nil, false, corruptf(path, 0, "%v", herr)
-	case hfirst != first:
-		return seg, nil, false, corruptf(path, 8, "header says first zxid %#x, file name says %#x", hfirst, first)
 	case first <= prevLast:
 		return seg, nil, false, corruptf(path, 8, "segment starts at zxid %#x, not after the previous segment's last %#x", first, prevLast)
 	}

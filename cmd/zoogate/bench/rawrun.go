@@ -203,18 +203,5 @@ func runRaw(ctx context.Context, cfg Config, value []byte, progress io.Writer, l
 		wg.Wait()
 		ph.closeExhausted()
 	}()
-	started, elapsed, interrupted := drivePhases(ctx, cfg, ph, progress)
-	ph.stopped.Store(true)
-	wg.Wait()
-
-	merged := newStats()
-	for _, st := range all {
-		merged.merge(st)
-	}
-	if !merged.lastEnd.IsZero() && merged.lastEnd.After(started.Add(elapsed)) {
-		elapsed = merged.lastEnd.Sub(started)
-	}
-	rep := baseReport(cfg, started, elapsed, interrupted)
-	rep.Ops, rep.Total, rep.Errors = opStatsFrom(merged, elapsed)
-	return rep, nil
+	return measure(ctx, cfg, ph, progress, &wg, all), nil
 }

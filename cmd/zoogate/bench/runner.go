@@ -98,6 +98,13 @@ func Run(ctx context.Context, cfg Config, progress io.Writer, log hclog.Logger) 
 		}()
 	}
 
+	return measure(ctx, cfg, ph, progress, &wg, all), nil
+}
+
+// measure drives the phases of a run whose workers (counted by wg, each
+// recording into one of all) are started, waits for them once the phase
+// stops, and builds the report.
+func measure(ctx context.Context, cfg Config, ph *phase, progress io.Writer, wg *sync.WaitGroup, all []*stats) *Report {
 	started, elapsed, interrupted := drivePhases(ctx, cfg, ph, progress)
 	ph.stopped.Store(true)
 	wg.Wait()
@@ -111,7 +118,7 @@ func Run(ctx context.Context, cfg Config, progress io.Writer, log hclog.Logger) 
 	}
 	rep := baseReport(cfg, started, elapsed, interrupted)
 	rep.Ops, rep.Total, rep.Errors = opStatsFrom(merged, elapsed)
-	return rep, nil
+	return rep
 }
 
 // drivePhases runs the warm-up, then the measured phase until its bound,
