@@ -34,6 +34,7 @@ type Decoder struct {
 	off    int
 	maxLen int
 	err    error
+	share  bool // Buffer returns views of buf instead of copies
 }
 
 // NewDecoder returns a decoder over buf. maxLen bounds every string, buffer
@@ -43,6 +44,15 @@ func NewDecoder(buf []byte, maxLen int) *Decoder {
 		maxLen = len(buf)
 	}
 	return &Decoder{buf: buf, maxLen: maxLen}
+}
+
+// ShareBuffers makes Buffer return views into the decoded bytes instead of
+// copies (their capacity is capped, so appending to one copies it). Use it
+// only when those bytes are never modified afterwards: a frame read into a
+// fresh slice, a committed log entry. It returns d.
+func (d *Decoder) ShareBuffers() *Decoder {
+	d.share = true
+	return d
 }
 
 // Err returns the first error met, or nil.
@@ -141,7 +151,8 @@ func (d *Decoder) String(field string) string {
 	return string(d.takeFrom(n, field, start))
 }
 
-// Buffer reads a byte buffer; null decodes as nil. The result is a copy.
+// Buffer reads a byte buffer; null decodes as nil. The result is a copy,
+// unless ShareBuffers was called.
 func (d *Decoder) Buffer(field string) []byte {
 	start := d.off
 	n := d.length(field)
@@ -151,6 +162,9 @@ func (d *Decoder) Buffer(field string) []byte {
 	b := d.takeFrom(n, field, start)
 	if b == nil {
 		return nil
+	}
+	if d.share {
+		return b[:n:n]
 	}
 	return append(make([]byte, 0, n), b...)
 }

@@ -181,6 +181,7 @@ func (l *link) write() {
 	defer t.wg.Done()
 	bw := bufio.NewWriterSize(&deadlineWriter{c: l.conn, timeout: t.cfg.WriteTimeout}, 64<<10)
 	var buf []byte
+	var spare []zab.Message // the previous batch's array, reused for the queue
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	defer l.finishL()
@@ -205,7 +206,7 @@ func (l *link) write() {
 			return
 		}
 		batch, bytes := l.queue, 0
-		l.queue = nil
+		l.queue = spare[:0]
 		t.mu.Unlock()
 		var err error
 		for _, m := range batch {
@@ -229,6 +230,8 @@ func (l *link) write() {
 		if err == nil {
 			err = bw.Flush()
 		}
+		clear(batch) // drop the payloads for the GC
+		spare = batch
 		t.mu.Lock()
 		l.qbytes -= bytes
 		if err != nil {

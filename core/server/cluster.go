@@ -474,7 +474,7 @@ func (d *driver) installSnapshot(snap zab.Snapshot) error {
 // applyEntry applies one committed transaction, answering the local client
 // that asked for it, if any.
 func (d *driver) applyEntry(e zab.Entry) {
-	x, err := txn.Decode(e.Data)
+	x, err := txn.DecodeShared(e.Data) // log entries are never modified
 	if err != nil {
 		d.log.Error("committed entry does not decode; skipped", "zxid", hexZxid(e.Zxid), "error", err)
 		return
@@ -559,8 +559,9 @@ func encodeForward(req *prep.Request, body []byte) []byte {
 
 var errBadForward = errors.New("malformed forwarded request")
 
+// decodeForward decodes encodeForward's bytes; the body is a view into b.
 func decodeForward(b []byte) (*prep.Request, []byte, error) {
-	d := jute.NewDecoder(b, 0)
+	d := jute.NewDecoder(b, 0).ShareBuffers()
 	req := &prep.Request{SessionID: d.Long("session"), Cxid: d.Int("cxid"), Type: proto.Op(d.Int("type")), Timeout: d.Int("timeout")}
 	n := d.VectorLen("auth", 8)
 	for i := 0; i < n; i++ {

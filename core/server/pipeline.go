@@ -65,9 +65,11 @@ func (s *Server) newWrite(c *conn, it *item) (*pendingWrite, error) {
 }
 
 // decodeWrite fills req from a write request's body (the same bytes a
-// learner forwards to the leader). For sync it returns the path.
+// learner forwards to the leader). For sync it returns the path. The
+// request's data buffers are views into body: a client frame or a forwarded
+// message, each read into its own slice and never modified.
 func (s *Server) decodeWrite(req *prep.Request, body []byte) (syncPath string, err error) {
-	d := jute.NewDecoder(body, s.cfg.MaxPacketSize)
+	d := jute.NewDecoder(body, s.cfg.MaxPacketSize).ShareBuffers()
 	switch req.Type {
 	case proto.OpCreate, proto.OpCreate2, proto.OpCreateContainer:
 		req.Create = proto.DecodeCreate(d, false)

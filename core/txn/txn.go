@@ -165,7 +165,7 @@ func kindOf(b Body) kind {
 
 // Encode returns the transaction's bytes: header then body.
 func Encode(t *Txn) []byte {
-	e := jute.NewEncoder(make([]byte, 0, 64))
+	e := jute.NewEncoder(make([]byte, 0, 64+sizeHint(t.Body)))
 	e.Long(t.SessionID)
 	e.Int(t.Cxid)
 	e.Long(t.Zxid)
@@ -178,9 +178,15 @@ func Encode(t *Txn) []byte {
 // ErrBadTxn reports bytes that are not a valid transaction.
 var ErrBadTxn = errors.New("txn: invalid transaction")
 
-// Decode parses bytes made by Encode.
-func Decode(b []byte) (*Txn, error) {
-	d := jute.NewDecoder(b, 0)
+// Decode parses bytes made by Encode. The transaction's byte buffers are
+// copies.
+func Decode(b []byte) (*Txn, error) { return decode(jute.NewDecoder(b, 0)) }
+
+// DecodeShared is Decode for bytes that are never modified afterwards (a
+// committed log entry): the transaction's data buffers are views into b.
+func DecodeShared(b []byte) (*Txn, error) { return decode(jute.NewDecoder(b, 0).ShareBuffers()) }
+
+func decode(d *jute.Decoder) (*Txn, error) {
 	t := &Txn{Header: Header{
 		SessionID: d.Long("TxnHeader.clientId"),
 		Cxid:      d.Int("TxnHeader.cxid"),
@@ -267,4 +273,16 @@ func decodeMulti(d *jute.Decoder) (Body, error) {
 		m.Ops = append(m.Ops, Op{Type: typ, Body: b})
 	}
 	return m, d.Err()
+}
+
+// sizeHint is roughly how many bytes b encodes to, so that Encode allocates
+// once for the common bodies.
+func sizeHint(b Body) int {
+	switch b := b.(type) {
+	case *SetData:
+		return 16 + len(b.Path) + len(b.Data)
+	case *Create:
+		return 64 + len(b.Path) + len(b.Data)
+	}
+	return 64
 }

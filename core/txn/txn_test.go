@@ -39,6 +39,13 @@ func TestRoundTrip(t *testing.T) {
 		if !reflect.DeepEqual(got, x) {
 			t.Fatalf("%v: round trip\n got %+v\nwant %+v", x.Type, got, x)
 		}
+		got, err = DecodeShared(b)
+		if err != nil {
+			t.Fatalf("%v: %v", x.Type, err)
+		}
+		if !reflect.DeepEqual(got, x) {
+			t.Fatalf("%v: round trip\n got %+v\nwant %+v", x.Type, got, x)
+		}
 		if !bytes.Equal(Encode(got), b) {
 			t.Fatalf("%v: encoding not stable", x.Type)
 		}
@@ -83,4 +90,21 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("round trip changed the transaction: %v\n%+v\n%+v", err, x, y)
 		}
 	})
+}
+
+func TestDecodeSharedViewsData(t *testing.T) {
+	b := Encode(&Txn{Header: Header{Type: proto.OpSetData}, Body: &SetData{Path: "/a", Data: []byte("value"), Version: 1}})
+	copied, _ := Decode(b)
+	shared, err := DecodeShared(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.Index(b, []byte("value"))
+	b[i] = 'V'
+	if got := string(copied.Body.(*SetData).Data); got != "value" {
+		t.Fatalf("Decode's data changed with its input: %q", got)
+	}
+	if got := string(shared.Body.(*SetData).Data); got != "Value" {
+		t.Fatalf("DecodeShared's data is not a view of its input: %q", got)
+	}
 }

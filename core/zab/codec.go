@@ -86,7 +86,8 @@ func AppendMarshal(dst []byte, m Message) []byte {
 	return dst
 }
 
-// Unmarshal decodes one Message that fills b exactly. Data is copied.
+// Unmarshal decodes one Message that fills b exactly. Data is a view into b
+// (its capacity capped): the caller hands b over and must not modify it.
 func Unmarshal(b []byte) (Message, error) {
 	d := decoder{b: b}
 	var m Message
@@ -140,7 +141,7 @@ func Unmarshal(b []byte) (Message, error) {
 			return Message{}, fmt.Errorf("%w: data length %d exceeds the %d bytes left", ErrMalformed, n, len(d.b))
 		}
 		if d.err == nil {
-			m.Data = append([]byte(nil), d.b[:n]...)
+			m.Data = d.b[:n:n]
 			d.b = d.b[n:]
 		}
 	}

@@ -103,6 +103,7 @@ func (n *Node) Ready() Ready {
 		rd.SoftState = &ss
 		n.prevSoft = ss
 	}
+	n.lastMsgs = len(n.msgs)
 	n.msgs, n.toApply, n.syncDone, n.requests, n.pings, n.disconnect = nil, nil, nil, nil, nil, nil
 	n.readyOut = true
 	return rd
