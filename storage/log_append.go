@@ -227,6 +227,11 @@ func (l *Log) flush() error {
 	end := w.seg.end + int64(len(w.buf))
 	if end > w.alloc && l.cfg.Preallocate > 0 {
 		want := max(end, w.alloc+l.cfg.Preallocate)
+		if w.alloc >= l.cfg.SegmentSize {
+			// The segment is full and this batch is its last: reserve
+			// only what it needs (this used to double 64 MiB segments).
+			want = end
+		}
 		if err := w.f.Preallocate(want); err != nil {
 			return fmt.Errorf("preallocating %s: %w", w.f.Name(), err)
 		}

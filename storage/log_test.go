@@ -347,3 +347,27 @@ func TestIterateCallbackErrorAndConcurrentAppend(t *testing.T) {
 	}
 	checkRecords(t, readAll(t, l, 0), zxidRange(1, 150))
 }
+
+// A full segment is not grown by another Preallocate step for its last
+// batch: it ends at most that batch past SegmentSize.
+func TestSegmentEndsNearSegmentSize(t *testing.T) {
+	m := vfs.NewMem()
+	cfg := smallConfig()
+	l := openLog(t, m, "log", cfg)
+	for z := int64(1); z <= 300; z++ {
+		if err := l.AppendSync(recs(z)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.Close()
+	names, _ := m.List("log")
+	if len(names) < 3 {
+		t.Fatalf("want several segments, have %v", names)
+	}
+	for _, n := range names[:len(names)-1] {
+		info, _ := m.Stat("log/" + n)
+		if limit := cfg.SegmentSize + int64(frameSize(len(payloadFor(300)))+300); info.Size > limit {
+			t.Fatalf("%s is %d bytes, more than %d", n, info.Size, limit)
+		}
+	}
+}
