@@ -30,6 +30,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	dataDir := fs.String("data-dir", "", "data directory (overrides the file; default ./data)")
 	logLevel := fs.String("log-level", "", "trace, debug, info, warn or error (default info)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file until the server stops (diagnostics)")
+	memProfile := fs.String("memprofile", "", "write an allocation profile to this file when the server stops (diagnostics)")
 	recover := fs.Bool("recover", false, "if the newest snapshot is corrupt, start from an older one plus the log (when the log still covers it)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -71,6 +72,9 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		pprof.StartCPUProfile(f)
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
+	if *memProfile != "" {
+		defer writeAllocProfile(*memProfile, log)
+	}
 	srv, err := server.New(cfg, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "zoogate serve: %v\n", err)
@@ -97,4 +101,18 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		log.Warn("shutdown did not finish in time", "error", err)
 	}
 	return 0
+}
+
+// writeAllocProfile writes the allocations made since the start (pprof's
+// allocs profile: use -sample_index=alloc_space).
+func writeAllocProfile(path string, log hclog.Logger) {
+	f, err := os.Create(path)
+	if err != nil {
+		log.Error("allocation profile not written", "error", err)
+		return
+	}
+	defer f.Close()
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		log.Error("allocation profile not written", "error", err)
+	}
 }
