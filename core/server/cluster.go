@@ -333,17 +333,34 @@ func (d *driver) failAll(why string) {
 func (d *driver) process() {
 	for d.node.HasReady() {
 		rd := d.node.Ready()
-		// A leader sends before its own fsync (etcd raft does the same), so
-		// followers log a proposal while the leader does: one fsync less on
-		// every write's path. This keeps the durability contract because
-		// this goroutine persists the Ready before it steps anything else:
-		// the ACKs those messages earn are counted only after the leader's
-		// copy is durable too, so a commit still means a durable quorum.
-		// Epoch changes, truncations and snapshots keep the strict order.
-		early := rd.SoftState == nil && rd.HardState == nil && rd.Snapshot == nil && !rd.Truncate &&
-			zab.ServerState(d.role.Load()) == zab.Leading
-		if early {
+		// In the broadcast phase (no epoch change, truncation or snapshot
+		// in the Ready, which keep the strict order of zab.Ready) two
+		// things happen before this Ready's fsync, each taking an fsync
+		// off a write's path:
+		//
+		//  - Committed entries are applied and their clients answered.
+		//    They are durable on a quorum already; a crash before this
+		//    fsync loses nothing the ensemble committed (a restarted
+		//    server syncs from the leader before it serves).
+		//  - A leader sends everything (as etcd raft does), so followers
+		//    log a proposal while the leader does; a follower sends the
+		//    requests it forwards. Neither acknowledges anything this
+		//    Ready persists. A leader's proposals earn ACKs, but this
+		//    goroutine persists the Ready before it steps anything else,
+		//    so those ACKs count only once the leader's copy is durable
+		//    too: a commit still means a durable quorum. A follower's
+		//    ACKs go out only after the fsync.
+		plain := rd.SoftState == nil && rd.HardState == nil && rd.Snapshot == nil && !rd.Truncate
+		role := zab.ServerState(d.role.Load())
+		sentEarly := plain && role == zab.Leading
+		switch {
+		case sentEarly:
 			d.send(rd)
+		case plain && role == zab.Following:
+			d.sendForwardsEarly(&rd)
+		}
+		if plain {
+			d.applyCommitted(rd)
 		}
 		if err := d.persist(rd); err != nil {
 			// The disk failed under the protocol: stop, rather than send
@@ -354,11 +371,11 @@ func (d *driver) process() {
 			d.s.closeAllClients()
 			return
 		}
-		if !early {
+		if !sentEarly {
 			d.send(rd)
 		}
-		for _, e := range rd.Committed {
-			d.applyEntry(e)
+		if !plain {
+			d.applyCommitted(rd)
 		}
 		for _, tok := range rd.SyncDone {
 			if len(tok) == 8 {
@@ -385,6 +402,28 @@ func (d *driver) process() {
 			d.forwarded(m.Data)
 		}
 	}
+}
+
+// applyCommitted applies a Ready's committed entries in order.
+func (d *driver) applyCommitted(rd zab.Ready) {
+	for _, e := range rd.Committed {
+		d.applyEntry(e)
+	}
+}
+
+// sendForwardsEarly sends a follower's forwarded requests (REQUEST) ahead
+// of the rest of the Ready and removes them from rd.Messages, keeping the
+// order of the others.
+func (d *driver) sendForwardsEarly(rd *zab.Ready) {
+	rest := rd.Messages[:0:0]
+	for _, m := range rd.Messages {
+		if m.Type == zab.MsgRequest {
+			d.tr.Send(m.To, m)
+		} else {
+			rest = append(rest, m)
+		}
+	}
+	rd.Messages = rest
 }
 
 // send hands a Ready's messages to the transport and closes the streams it

@@ -139,10 +139,17 @@ type testCluster struct {
 	servers map[uint64]*Server
 	dirs    map[uint64]string
 	voters  []uint64
+	// wrap, when set, wraps each server's transport (tests that watch
+	// what a server sends).
+	wrap func(id uint64, tr PeerTransport) PeerTransport
 }
 
 func newTestCluster(t *testing.T, n int) *testCluster {
-	tc := &testCluster{t: t, net: newMemNet(), servers: map[uint64]*Server{}, dirs: map[uint64]string{}}
+	return newWrappedTestCluster(t, n, nil)
+}
+
+func newWrappedTestCluster(t *testing.T, n int, wrap func(uint64, PeerTransport) PeerTransport) *testCluster {
+	tc := &testCluster{t: t, net: newMemNet(), servers: map[uint64]*Server{}, dirs: map[uint64]string{}, wrap: wrap}
 	for i := 1; i <= n; i++ {
 		tc.voters = append(tc.voters, uint64(i))
 		tc.dirs[uint64(i)] = t.TempDir()
@@ -154,6 +161,10 @@ func newTestCluster(t *testing.T, n int) *testCluster {
 }
 
 func (tc *testCluster) start(id uint64) *Server {
+	var tr PeerTransport = tc.net.endpoint(id)
+	if tc.wrap != nil {
+		tr = tc.wrap(id, tr)
+	}
 	s := startServer(tc.t, func(c *Config) {
 		c.ServerID = int64(id)
 		c.DataDir = tc.dirs[id]
@@ -161,7 +172,7 @@ func (tc *testCluster) start(id uint64) *Server {
 		c.MinSessionTimeout = 2 * time.Second
 		c.MaxSessionTimeout = 10 * time.Second
 		c.SessionSecret = "test-cluster"
-		c.Cluster = &ClusterConfig{Voters: tc.voters, InitLimit: 20, SyncLimit: 10, Transport: tc.net.endpoint(id)}
+		c.Cluster = &ClusterConfig{Voters: tc.voters, InitLimit: 20, SyncLimit: 10, Transport: tr}
 	})
 	tc.servers[id] = s
 	return s

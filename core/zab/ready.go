@@ -35,6 +35,14 @@ type SoftState struct {
 // Steps 1-3 before 4 is ZAB's durability order: txns durable, then the epoch
 // durable, then the ACK sent (ZOOKEEPER-3642, 3911/4646, 4643).
 // SoftState, Requests and Pings are observations with no ordering needs.
+//
+// Two relaxations are safe in a Ready with no Snapshot, Truncate, HardState
+// or SoftState (the broadcast phase), and core/server uses them: Committed
+// may be applied before steps 1-3 (those entries are durable on a quorum
+// already), and REQUEST messages may be sent before them (they acknowledge
+// nothing). A leader may also send all of its Messages before steps 1-3 as
+// long as it steps nothing until they are done: the ACKs its proposals earn
+// then count only once its own copy is durable.
 type Ready struct {
 	// Step 1.
 	Snapshot      *Snapshot
