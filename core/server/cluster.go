@@ -83,6 +83,7 @@ type driver struct {
 	compact chan int64
 
 	pending map[writeKey]*pendingWrite // local writes waiting for their commit
+	owners  map[int64]uint64           // leader: the voter each session is connected to (owners.go)
 	syncs   map[uint64]*pendingWrite   // local sync() calls waiting for SyncDone
 	token   uint64
 
@@ -270,9 +271,25 @@ func (d *driver) handleWrite(w *pendingWrite) {
 		d.syncs[d.token] = w
 		return
 	}
+	leading := zab.ServerState(d.role.Load()) == zab.Leading
+	if w.req.Type == opClaimSession {
+		if leading {
+			d.claim(w.req.SessionID, d.node.ID())
+		} else if err := d.node.Forward(encodeForward(w.req, nil)); err != nil {
+			d.log.Debug("session claim not forwarded", "session", hexZxid(w.req.SessionID), "error", err)
+		}
+		close(w.done)
+		return
+	}
 	key := writeKey{w.req.SessionID, w.req.Cxid}
-	if zab.ServerState(d.role.Load()) == zab.Leading {
-		if !d.propose(w.req) {
+	if leading {
+		// Client writes are checked against the session's owner; the
+		// server's own (createSession is a client's too) are not.
+		via := uint64(0)
+		if w.conn != nil || w.req.Type == proto.OpCreateSession {
+			via = d.node.ID()
+		}
+		if !d.propose(w.req, via) {
 			d.fail(w)
 			return
 		}
@@ -286,13 +303,19 @@ func (d *driver) handleWrite(w *pendingWrite) {
 }
 
 // propose preps a request against the tree plus outstanding proposals and
-// proposes the resulting transaction (leader only).
-func (d *driver) propose(req *prep.Request) bool {
+// proposes the resulting transaction (leader only). via is the voter the
+// client's request came through, 0 for the server's own writes.
+func (d *driver) propose(req *prep.Request, via uint64) bool {
 	s := d.s
 	zxid := d.nextZxid()
-	s.mu.RLock()
-	x, _ := s.prep.Prepare(req, zxid, time.Now().UnixMilli())
-	s.mu.RUnlock()
+	var x *txn.Txn
+	if via != 0 && d.moved(req, via) {
+		x = movedTxn(req)
+	} else {
+		s.mu.RLock()
+		x, _ = s.prep.Prepare(req, zxid, time.Now().UnixMilli())
+		s.mu.RUnlock()
+	}
 	got, err := d.node.Propose(txn.Encode(x))
 	if err != nil {
 		d.log.Warn("proposal refused", "error", err)
@@ -399,7 +422,7 @@ func (d *driver) process() {
 		d.status.Store(&st)
 		// Proposing is only allowed once the Ready is acknowledged.
 		for _, m := range rd.Requests {
-			d.forwarded(m.Data)
+			d.forwarded(m.From, m.Data)
 		}
 	}
 }
@@ -530,12 +553,19 @@ func (d *driver) applyEntry(e zab.Entry) {
 		w = &pendingWrite{done: make(chan struct{})}
 	}
 	w.txn, w.zxid, w.raw = x, x.Zxid, e.Data
+	if x.Type == proto.OpCloseSession {
+		delete(d.owners, x.SessionID)
+	}
 	d.s.apply(w)
 }
 
 // forwarded handles a request a learner forwarded to this leader.
-func (d *driver) forwarded(b []byte) {
+func (d *driver) forwarded(from uint64, b []byte) {
 	req, body, err := decodeForward(b)
+	if err == nil && req.Type == opClaimSession {
+		d.claim(req.SessionID, from)
+		return
+	}
 	if err == nil {
 		_, err = d.s.decodeWrite(req, body)
 	}
@@ -543,7 +573,7 @@ func (d *driver) forwarded(b []byte) {
 		d.log.Warn("forwarded request does not decode; dropped", "error", err)
 		return
 	}
-	d.propose(req)
+	d.propose(req, from)
 }
 
 // roleChanged reacts to a new role or serving state.
@@ -562,6 +592,9 @@ func (d *driver) roleChanged(st zab.SoftState) {
 	}
 	if wasServing && !st.Serving {
 		s.closeAllClients()
+	}
+	if st.Role == zab.Leading && prevRole != zab.Leading {
+		d.owners = nil // learned again from claims and writes (owners.go)
 	}
 	if st.Role == zab.Leading && st.Serving {
 		// The new leader owns session expiry: every known session gets a

@@ -1,11 +1,16 @@
 package server
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/zoogate/zoogate/core/jute"
+	"github.com/zoogate/zoogate/core/proto"
 	"github.com/zoogate/zoogate/core/zab"
 )
 
@@ -84,5 +89,51 @@ func TestClusterAcksFollowDurability(t *testing.T) {
 	// one batch each.
 	if total < 10 {
 		t.Fatalf("only %d follower ACKs checked", total)
+	}
+}
+
+// A write sent on a session's old connection after the client moved to
+// another voter is not applied; that voter closes the old connection
+// unanswered (ZooKeeper's SessionMoved). Both directions: the old
+// connection on the leader, and on a follower.
+func TestClusterWriteOnMovedSessionClosesOldConnection(t *testing.T) {
+	tc := newTestCluster(t, 3)
+	lead := tc.leader()
+	var followers []uint64
+	for _, id := range tc.voters {
+		if id != lead {
+			followers = append(followers, id)
+		}
+	}
+	for i, move := range [][2]uint64{{lead, followers[0]}, {followers[0], followers[1]}, {followers[1], lead}} {
+		from, to := tc.servers[move[0]], tc.servers[move[1]]
+		a := dialRaw(t, from)
+		resp := a.handshake(0, nil, false)
+		if h, _ := a.call(proto.OpCreate, createBody(fmt.Sprintf("/before-%d", i), nil, 0)); h.Err != 0 {
+			t.Fatalf("move %v: create on the first connection: %d", move, h.Err)
+		}
+		b := dialRaw(t, to)
+		if r := b.handshake(resp.SessionID, resp.Passwd, false); r.SessionID != resp.SessionID {
+			t.Fatalf("move %v: session not accepted by voter %d", move, move[1])
+		}
+		// A write through the new voter is queued behind its claim on the
+		// session: once it is answered, the leader knows the new owner.
+		if h, _ := b.call(proto.OpCreate, createBody(fmt.Sprintf("/after-%d", i), nil, 0)); h.Err != 0 {
+			t.Fatalf("move %v: create on the new connection: %d", move, h.Err)
+		}
+		a.send(proto.OpCreate, createBody(fmt.Sprintf("/stale-%d", i), nil, 0))
+		a.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if f, err := a.readFrame(); err == nil {
+			t.Fatalf("move %v: the old connection got an answer (%d bytes)", move, len(f))
+		} else if !errors.Is(err, io.EOF) && !isReset(err) {
+			t.Fatalf("move %v: the old connection was not closed: %v", move, err)
+		}
+		// The stale write was not applied anywhere; the new connection
+		// keeps working.
+		b.call(proto.OpSync, func(e *jute.Encoder) { e.String("/") })
+		if h, _ := b.call(proto.OpExists, pathWatch(fmt.Sprintf("/stale-%d", i), false)); h.Err != proto.CodeNoNode {
+			t.Fatalf("move %v: the stale write was applied (exists: %d)", move, h.Err)
+		}
+		tc.converged()
 	}
 }

@@ -267,9 +267,10 @@ func (c *conn) processLoop() {
 				c.close()
 				return
 			}
-			if it.w.unknown {
+			if it.w.unknown || it.w.moved {
 				// The log failed under this write: its outcome is unknown,
-				// so the client must not get an answer it would trust.
+				// so the client must not get an answer it would trust. Or
+				// the session lives on another voter now (owners.go).
 				c.close()
 				return
 			}
@@ -358,6 +359,7 @@ func (c *conn) handshake(frame []byte) bool {
 			old.close()
 		}
 		c.s.sessions.add(sid, timeout, time.Now())
+		c.s.claimSession(sid, c.closed)
 	}
 	c.session.Store(sid)
 	resp.SessionID = sid

@@ -30,6 +30,7 @@ type pendingWrite struct {
 	durable chan struct{} // logCommitter: closed when the log answered
 	logErr  error         // the log's answer
 	unknown bool          // the log failed: outcome unknown, drop the client
+	moved   bool          // the session moved to another voter: drop the client unanswered
 }
 
 // submit hands a write to the sequencer, blocking while the global
@@ -214,7 +215,11 @@ func (s *Server) apply(w *pendingWrite) {
 	s.prep.Applied(x.Zxid)
 	s.fireWatches(res.Events, x.Zxid)
 	if w.conn != nil {
-		w.reply = s.writeReply(w, res)
+		if isMoved(x) {
+			w.moved = true
+		} else {
+			w.reply = s.writeReply(w, res)
+		}
 	}
 	s.mu.Unlock()
 	switch x.Type {
