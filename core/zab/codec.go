@@ -141,7 +141,9 @@ func Unmarshal(b []byte) (Message, error) {
 			return Message{}, fmt.Errorf("%w: data length %d exceeds the %d bytes left", ErrMalformed, n, len(d.b))
 		}
 		if d.err == nil {
-			m.Data = d.b[:n:n]
+			if n > 0 { // an empty Data decodes as nil, as Marshal leaves it out
+				m.Data = d.b[:n:n]
+			}
 			d.b = d.b[n:]
 		}
 	}
