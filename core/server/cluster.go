@@ -436,9 +436,10 @@ func (d *driver) applyCommitted(rd zab.Ready) {
 
 // sendForwardsEarly sends a follower's forwarded requests (REQUEST) ahead
 // of the rest of the Ready and removes them from rd.Messages, keeping the
-// order of the others.
+// order of the others. The Ready's slice is the driver's: it is filtered in
+// place.
 func (d *driver) sendForwardsEarly(rd *zab.Ready) {
-	rest := rd.Messages[:0:0]
+	rest := rd.Messages[:0]
 	for _, m := range rd.Messages {
 		if m.Type == zab.MsgRequest {
 			d.tr.Send(m.To, m)

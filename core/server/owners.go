@@ -49,15 +49,13 @@ func (d *driver) claim(sid int64, owner uint64) {
 
 // moved reports whether a client write for req's session, arriving through
 // voter via, comes from a connection the session has left; an unknown
-// session becomes via's (leader's driver).
+// session becomes via's (leader's driver). A client's closeSession is
+// checked like any write; the table forgets a session when its close is
+// applied (applyEntry).
 func (d *driver) moved(req *prep.Request, via uint64) bool {
-	switch req.Type {
-	case proto.OpCreateSession:
+	if req.Type == proto.OpCreateSession {
 		d.claim(req.SessionID, via)
 		return false
-	case proto.OpCloseSession:
-		// The client's own close is checked like any write; the table
-		// forgets the session when the close is applied.
 	}
 	owner, ok := d.owners[req.SessionID]
 	if !ok {
