@@ -63,7 +63,7 @@ func (n *Node) syncLearner(h *handler) {
 			return
 		}
 		start = snap.Zxid
-		n.send(Message{Type: MsgSnap, To: h.id, Zxid: snap.Zxid, Data: snap.Data})
+		n.send(Message{Type: MsgSnap, To: h.id, Zxid: snap.Zxid, Data: snap.Data, Blob: snap.Blob})
 	}
 	// Followers get the whole log; observers only committed txns (they get
 	// the rest as INFORMs once committed).

@@ -161,7 +161,7 @@ func (n *Node) onSyncHeader(m Message) error {
 		// The snapshot replaces log and state; it is installed durably in
 		// step 1 of the Ready, before the NEWLEADER ack can go out
 		// (ZOOKEEPER-3642). Commits not yet handed out are superseded.
-		n.log.installSnapshot(Snapshot{Zxid: m.Zxid, Data: m.Data})
+		n.log.installSnapshot(Snapshot{Zxid: m.Zxid, Data: m.Data, Blob: m.Blob})
 		n.committed = m.Zxid
 		n.toApply = nil
 	}

@@ -17,6 +17,9 @@ type Entry struct {
 type Snapshot struct {
 	Zxid int64
 	Data []byte
+	// Blob, when set, holds the payload instead of Data (a snapshot file
+	// the driver streams rather than reads whole; see Blob).
+	Blob Blob
 }
 
 // LogReader is read access to what the driver has made durable: a snapshot

@@ -123,6 +123,10 @@ type Message struct {
 	// Data is a transaction (PROPOSAL, INFORM), a snapshot (SNAP), a
 	// piggyback (PING), a forwarded request (REQUEST) or a sync token.
 	Data []byte
+	// Blob, on a SNAP only, holds the snapshot instead of Data. It is not
+	// part of Marshal's encoding: a transport streams it after the message
+	// (core/peer) and hands the receiver a Blob of its own.
+	Blob Blob
 }
 
 func (m Message) String() string {
@@ -144,6 +148,9 @@ func (m Message) String() string {
 	}
 	if len(m.Data) > 0 {
 		fmt.Fprintf(&b, " data=%dB", len(m.Data))
+	}
+	if m.Blob != nil {
+		fmt.Fprintf(&b, " blob=%dB", m.Blob.Size())
 	}
 	return b.String()
 }
