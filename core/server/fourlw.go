@@ -140,7 +140,7 @@ func (s *Server) mode() string {
 	if s.driver == nil {
 		return "standalone"
 	}
-	switch zab.ServerState(s.driver.role.Load()) {
+	switch s.driver.exec.Role() {
 	case zab.Leading:
 		return "leader"
 	case zab.Following:
@@ -251,7 +251,7 @@ func (s *Server) writeMntr(b *strings.Builder) {
 	kv("auth_failed_count", s.stats.authFailed.Load())
 	kv("last_zxid", fmt.Sprintf("0x%x", s.LastZxid()))
 	if d := s.driver; d != nil {
-		if st := d.status.Load(); st != nil {
+		if st := d.exec.Status(); st != nil {
 			kv("peer_state", strings.ToLower(st.Role.String())+" - "+st.Phase)
 			kv("current_epoch", st.CurrentEpoch)
 			kv("accepted_epoch", st.AcceptedEpoch)

@@ -178,7 +178,7 @@ func (s *Server) Close() error {
 // goroutine that could commit has stopped.
 func (s *Server) closeDisk() {
 	if s.driver != nil {
-		s.driver.tr.Close()
+		s.driver.exec.Transport().Close()
 	}
 	s.diskOnce.Do(func() {
 		if lc, ok := s.committer.(*logCommitter); ok {
