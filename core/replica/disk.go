@@ -59,10 +59,12 @@ func (d *DiskStorage) HardState() zab.HardState {
 }
 
 // SnapshotZxid, LastZxid, Floor and Entries read the in-memory mirror.
-func (d *DiskStorage) SnapshotZxid() int64                            { return d.mem.SnapshotZxid() }
-func (d *DiskStorage) LastZxid() int64                                { return d.mem.LastZxid() }
-func (d *DiskStorage) Floor(z int64) (int64, error)                   { return d.mem.Floor(z) }
-func (d *DiskStorage) Entries(after, upTo int64) ([]zab.Entry, error) { return d.mem.Entries(after, upTo) }
+func (d *DiskStorage) SnapshotZxid() int64          { return d.mem.SnapshotZxid() }
+func (d *DiskStorage) LastZxid() int64              { return d.mem.LastZxid() }
+func (d *DiskStorage) Floor(z int64) (int64, error) { return d.mem.Floor(z) }
+func (d *DiskStorage) Entries(after, upTo int64) ([]zab.Entry, error) {
+	return d.mem.Entries(after, upTo)
+}
 
 // Snapshot returns the snapshot the log starts after, as a Blob of its
 // file (Zxid 0 is the empty state, with no payload).

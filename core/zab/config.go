@@ -38,6 +38,20 @@ type Config struct {
 	// proposal makes it step down so a new epoch starts. Tests lower it.
 	MaxCounter int64
 
+	// Upstream, on a non-voter, is the server it follows without an
+	// election: a relay of its site, or a voter. 0: the leader the
+	// election finds. SetUpstream changes it at run time (from a live
+	// view).
+	Upstream uint64
+	// ServeLearners lets a learner serve observers of its own (a relay):
+	// they sync from its log and snapshot and get what it commits. A
+	// leader always serves learners.
+	ServeLearners bool
+	// PeerLimits overrides InitLimit and SyncLimit for the link with a
+	// given peer: a WAN link needs longer limits than the LAN. A learner
+	// applies its upstream's entry; a leader or relay, each learner's.
+	PeerLimits map[uint64]Limits
+
 	// Rand is the only source of randomness (election jitter). Required.
 	Rand *rand.Rand
 	// Logger receives the protocol's logs (sub-loggers zab, zab.election,
@@ -54,6 +68,22 @@ type Config struct {
 	// LastCommittedZxid is the zxid the driver's state machine has applied
 	// at start (snapshot plus replayed committed entries).
 	LastCommittedZxid int64
+}
+
+// Limits are the timing limits of one link, in ticks.
+type Limits struct {
+	// InitLimit bounds discovery and synchronization with the peer.
+	InitLimit int
+	// SyncLimit bounds the peer's silence once synchronized.
+	SyncLimit int
+}
+
+// limits returns the timing limits of the link with peer.
+func (n *Node) limits(peer uint64) Limits {
+	if l, ok := n.cfg.PeerLimits[peer]; ok {
+		return l
+	}
+	return Limits{InitLimit: n.cfg.InitLimit, SyncLimit: n.cfg.SyncLimit}
 }
 
 // DefaultConfig returns ZooKeeper's timing defaults (initLimit 10, syncLimit
@@ -117,6 +147,19 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxCounter < 1 || c.MaxCounter > DefaultMaxCounter {
 		bad("MaxCounter", "must be in [1, %d], got %d", DefaultMaxCounter, c.MaxCounter)
+	}
+	if c.Upstream != 0 {
+		if c.isVoter(c.ID) {
+			bad("Upstream", "a voter follows the elected leader; only a non-voter has an upstream")
+		}
+		if c.Upstream == c.ID {
+			bad("Upstream", "a server cannot follow itself")
+		}
+	}
+	for id, l := range c.PeerLimits {
+		if l.InitLimit < 1 || l.SyncLimit < 1 {
+			bad("PeerLimits", "peer %d: InitLimit and SyncLimit must be at least 1 tick, got %d and %d", id, l.InitLimit, l.SyncLimit)
+		}
 	}
 	if c.Rand == nil {
 		bad("Rand", "a seeded *rand.Rand is required")

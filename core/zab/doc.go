@@ -18,9 +18,27 @@
 // and no zoogate package: only the standard library and go-hclog. Time is the
 // number of Tick calls; input is Step; output is a Ready batch.
 //
+// # Learners and their upstream
+//
+// Serving learners is one component, the learner master
+// (learner_master.go, learner_sync.go): per learner stream, the sync
+// decision and stream, the fan-out of commits (COMMIT to followers, INFORM
+// to observers), pings and silence limits, and the sync() answers owed. A
+// leader owns one; so does a learner configured with ServeLearners (a relay,
+// relay.go), which serves its observers from its own log and snapshot what
+// it has committed, and passes their writes and sync() calls upstream.
+//
+// A voter finds its leader by election. A non-voter either does too, or
+// follows a configured upstream (Config.Upstream) or one a live view
+// supplies (SetUpstream), without an election. Timing limits are per link
+// (Config.PeerLimits): a WAN link is given longer ones than the LAN.
+// Status reports a learner's upstream, when it was last heard from, and
+// how far behind it is; Learners lists the streams a node serves.
+//
 // # Driving a Node
 //
-// A driver owns one goroutine that is the only caller of a Node:
+// core/replica.Executor is the production driver. A driver owns one
+// goroutine that is the only caller of a Node:
 //
 //	for {
 //	    select {

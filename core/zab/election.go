@@ -71,6 +71,9 @@ func (n *Node) startElection() {
 	if n.isVoter {
 		e.recv[n.id] = received{v: e.proposal, clock: e.clock, state: Looking}
 	}
+	if n.upstream != 0 {
+		return // a non-voter with an upstream does not look for the leader
+	}
 	n.elogger.Debug("election round", "clock", e.clock, "vote", e.proposal.Leader)
 	n.sendNotifications()
 	n.scheduleResend()
@@ -119,11 +122,14 @@ func (n *Node) replyToVote(m Message) {
 func (n *Node) stepLooking(m Message) {
 	switch m.Type {
 	case MsgFollowerInfo, MsgObserverInfo:
-		if n.isVoter {
+		if n.isVoter || (n.cfg.ServeLearners && m.Type == MsgObserverInfo) {
 			n.stash[m.From] = m
 		}
 		return
 	case MsgVote:
+		if n.upstream != 0 {
+			return // follows its upstream, not the election
+		}
 	default:
 		return // stale traffic from an earlier leadership
 	}
@@ -247,6 +253,12 @@ func (n *Node) checkTally() {
 }
 
 func (n *Node) tickLooking() {
+	if n.upstream != 0 {
+		if n.now >= n.rejoinAt {
+			n.becomeObserver(n.upstream)
+		}
+		return
+	}
 	e := &n.elec
 	if e.finalizing && n.now >= e.finalizeAt {
 		n.checkTally()

@@ -23,44 +23,13 @@ func (p leaderPhase) String() string {
 	return [...]string{"discovery", "sync", "broadcast"}[p]
 }
 
-// handlerState is how far a learner's stream has come (ZooKeeper's
-// LearnerHandler).
-type handlerState int
-
-const (
-	hInfo       handlerState = iota // FOLLOWERINFO/OBSERVERINFO received
-	hEpochSent                      // LEADERINFO sent
-	hEpochAcked                     // ACKEPOCH received, waiting for the epoch quorum
-	hStreaming                      // sync stream and NEWLEADER sent; gets broadcast traffic
-	hSynced                         // NEWLEADER acked
-	hUpToDate                       // UPTODATE sent
-)
-
-type handler struct {
-	id         uint64
-	observer   bool
-	state      handlerState
-	accepted   int64 // learner's acceptedEpoch (FOLLOWERINFO)
-	peerEpoch  int64 // learner's currentEpoch (ACKEPOCH)
-	peerLast   int64 // learner's last logged zxid (ACKEPOCH)
-	sent       int64 // last zxid shipped on the stream
-	commitSent int64 // last COMMIT sent (followers)
-	acked      int64 // everything up to acked is durable at the follower
-	lastHeard  int64
-}
-
-type pendingSync struct {
-	from  uint64
-	token []byte
-	wait  int64 // reply once committed >= wait
-}
-
+// leaderState is what only a leader decides: the epoch and the quorums that
+// establish it and commit proposals. Serving its learners is the
+// learnerMaster's (n.master).
 type leaderState struct {
 	phase      leaderPhase
 	phaseStart int64
-	handlers   map[uint64]*handler
-	ids        []uint64 // sortedIDs cache, nil when stale
-	acks       []int64  // maybeCommit scratch
+	acks       []int64 // maybeCommit scratch
 
 	epochDecided  bool
 	newEpoch      int64
@@ -68,45 +37,18 @@ type leaderState struct {
 	newLeaderAcks map[uint64]bool // voters (self included) that acked NEWLEADER
 	initialEnd    int64           // last zxid of the initial history of the epoch
 
-	syncs []pendingSync
 	// exhausted: the epoch's zxid counter is used up; step down once
 	// everything proposed is committed.
 	exhausted bool
 }
 
-// sortedIDs returns the learners' ids in order. The slice is cached until
-// a learner is added or dropped (which builds a new one, so a caller may
-// keep iterating an old slice); callers must not modify it.
-func (ls *leaderState) sortedIDs() []uint64 {
-	if ls.ids != nil {
-		return ls.ids
-	}
-	ids := make([]uint64, 0, len(ls.handlers))
-	for id := range ls.handlers {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	ls.ids = ids
-	return ids
-}
-
 func (n *Node) startLeading() {
-	n.lead = &leaderState{
-		phase:      phaseDiscovery,
-		phaseStart: n.now,
-		handlers:   map[uint64]*handler{},
-	}
+	n.lead = &leaderState{phase: phaseDiscovery, phaseStart: n.now}
+	n.master = newLearnerMaster(n, 0)
 	n.llogger.Info("leading", "acceptedEpoch", n.acceptedEpoch, "currentEpoch", n.currentEpoch,
 		"lastZxid", FormatZxid(n.log.lastZxid()))
-	stashed := n.stash
-	n.stash = map[uint64]Message{}
-	ids := make([]uint64, 0, len(stashed))
-	for id := range stashed {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	for _, id := range ids {
-		n.onLearnerInfo(stashed[id])
+	for _, m := range n.takeStash() {
+		n.onLearnerInfo(m)
 		if n.state != Leading {
 			return
 		}
@@ -123,7 +65,8 @@ func (n *Node) stepLeading(m Message) {
 		n.onLearnerInfo(m)
 		return
 	}
-	h := n.lead.handlers[m.From]
+	lm := n.master
+	h := lm.handlers[m.From]
 	if h == nil {
 		return // no stream with this learner (yet): stale traffic
 	}
@@ -142,7 +85,7 @@ func (n *Node) stepLeading(m Message) {
 			return
 		}
 		if m.Flags&FlagSync != 0 {
-			n.leaderSync(h.id, m.Data)
+			lm.addSync(pendingSync{from: h.id, token: m.Data, flags: m.Flags, wait: n.log.lastZxid()})
 		} else {
 			n.requests = append(n.requests, m)
 		}
@@ -158,10 +101,7 @@ func (n *Node) onLearnerInfo(m Message) {
 		n.llogger.Warn("learner announced the wrong role", "peer", m.From, "type", m.Type)
 		return
 	}
-	h := &handler{id: m.From, observer: observer, state: hInfo, accepted: m.Epoch, lastHeard: n.now}
-	n.forgetLearner(m.From)
-	ls.handlers[m.From] = h
-	ls.ids = nil
+	h := n.master.add(m.From, observer, m.Epoch)
 	n.llogger.Debug("learner connected", "peer", m.From, "type", m.Type, "acceptedEpoch", m.Epoch)
 	if ls.epochDecided {
 		if !observer && h.accepted > ls.newEpoch {
@@ -172,8 +112,7 @@ func (n *Node) onLearnerInfo(m Message) {
 			n.stepDown(fmt.Sprintf("voter %d accepted epoch %d, above ours (%d)", h.id, h.accepted, ls.newEpoch))
 			return
 		}
-		n.send(Message{Type: MsgLeaderInfo, To: h.id, Epoch: ls.newEpoch})
-		h.state = hEpochSent
+		n.master.sendEpoch(h)
 		return
 	}
 	n.leaderProgress()
@@ -187,8 +126,8 @@ func (n *Node) leaderProgress() {
 	}
 	if ls.phase == phaseDiscovery && !ls.epochDecided {
 		count := 1
-		for _, id := range ls.sortedIDs() {
-			if !ls.handlers[id].observer {
+		for _, h := range n.master.handlers {
+			if !h.observer {
 				count++
 			}
 		}
@@ -207,23 +146,22 @@ func (n *Node) leaderProgress() {
 // decideEpoch: newEpoch = max(acceptedEpoch of the connected learners and
 // this leader) + 1, persisted as acceptedEpoch, announced by LEADERINFO.
 func (n *Node) decideEpoch() {
-	ls := n.lead
+	ls, lm := n.lead, n.master
 	maxEpoch := n.acceptedEpoch
-	for _, id := range ls.sortedIDs() {
-		maxEpoch = max(maxEpoch, ls.handlers[id].accepted)
+	for _, h := range lm.handlers {
+		maxEpoch = max(maxEpoch, h.accepted)
 	}
 	ls.newEpoch = maxEpoch + 1
+	lm.epoch = ls.newEpoch
 	ls.epochDecided = true
 	ls.phaseStart = n.now
 	n.acceptedEpoch = ls.newEpoch
 	n.hardDirty = true
 	ls.epochAcks = map[uint64]bool{n.id: true}
 	n.llogger.Info("new epoch proposed", "epoch", ls.newEpoch)
-	for _, id := range ls.sortedIDs() {
-		h := ls.handlers[id]
-		if h.state == hInfo {
-			n.send(Message{Type: MsgLeaderInfo, To: id, Epoch: ls.newEpoch})
-			h.state = hEpochSent
+	for _, id := range lm.sortedIDs() {
+		if h := lm.handlers[id]; h.state == hInfo {
+			lm.sendEpoch(h)
 		}
 	}
 }
@@ -241,7 +179,7 @@ func (n *Node) onAckEpoch(h *handler, m Message) {
 	}
 	h.peerEpoch, h.peerLast, h.state = m.Epoch, m.Zxid, hEpochAcked
 	if ls.phase != phaseDiscovery {
-		n.syncLearner(h) // a late learner: the epoch is already acked
+		n.leaderSyncLearner(h) // a late learner: the epoch is already acked
 		return
 	}
 	// Observers hold only committed txns, so only voters can hold a newer
@@ -257,11 +195,19 @@ func (n *Node) onAckEpoch(h *handler, m Message) {
 	n.leaderProgress()
 }
 
+// leaderSyncLearner syncs a learner; a leader whose log is broken must not
+// lead (ZOOKEEPER-4925).
+func (n *Node) leaderSyncLearner(h *handler) {
+	if err := n.master.sync(h); err != nil {
+		n.stepDown(err.Error())
+	}
+}
+
 // startSyncPhase: a quorum acked the epoch. The leader's log is the epoch's
 // initial history; currentEpoch = newEpoch is persisted (the leader's own
 // NEWLEADER ack) and every acked learner gets its sync stream.
 func (n *Node) startSyncPhase() {
-	ls := n.lead
+	ls, lm := n.lead, n.master
 	ls.phase = phaseSync
 	ls.phaseStart = n.now
 	ls.initialEnd = n.log.lastZxid()
@@ -270,9 +216,9 @@ func (n *Node) startSyncPhase() {
 	ls.newLeaderAcks = map[uint64]bool{n.id: true}
 	n.llogger.Info("epoch acknowledged by a quorum, syncing learners", "epoch", ls.newEpoch,
 		"initialHistoryEnd", FormatZxid(ls.initialEnd))
-	for _, id := range ls.sortedIDs() {
-		if h := ls.handlers[id]; h.state == hEpochAcked {
-			n.syncLearner(h)
+	for _, id := range lm.sortedIDs() {
+		if h := lm.handlers[id]; h != nil && h.state == hEpochAcked {
+			n.leaderSyncLearner(h)
 			if n.state != Leading {
 				return
 			}
@@ -297,8 +243,7 @@ func (n *Node) onAck(h *handler, m Message) {
 			n.leaderProgress()
 			return
 		}
-		n.send(Message{Type: MsgUpToDate, To: h.id})
-		h.state = hUpToDate
+		n.master.upToDate(h)
 		n.maybeCommit()
 		return
 	}
@@ -314,7 +259,7 @@ func (n *Node) onAck(h *handler, m Message) {
 // establish: a quorum acked NEWLEADER. The initial history is committed,
 // UPTODATE goes to the synced learners, broadcast starts.
 func (n *Node) establish() {
-	ls := n.lead
+	ls, lm := n.lead, n.master
 	ls.phase = phaseBroadcast
 	ls.phaseStart = n.now
 	n.llogger.Info("epoch established", "epoch", ls.newEpoch, "commit", FormatZxid(ls.initialEnd))
@@ -322,10 +267,9 @@ func (n *Node) establish() {
 		n.stepDown(err.Error())
 		return
 	}
-	for _, id := range ls.sortedIDs() {
-		if h := ls.handlers[id]; h.state == hSynced {
-			n.send(Message{Type: MsgUpToDate, To: id})
-			h.state = hUpToDate
+	for _, id := range lm.sortedIDs() {
+		if h := lm.handlers[id]; h.state == hSynced {
+			lm.upToDate(h)
 		}
 	}
 	n.maybeCommit()
@@ -334,13 +278,13 @@ func (n *Node) establish() {
 // maybeCommit commits the highest zxid a quorum of voters (the leader
 // included) has logged.
 func (n *Node) maybeCommit() {
-	ls := n.lead
+	ls, lm := n.lead, n.master
 	if ls.phase != phaseBroadcast {
 		return
 	}
 	acks := append(ls.acks[:0], n.log.lastZxid())
-	for _, id := range ls.sortedIDs() {
-		if h := ls.handlers[id]; !h.observer && h.state >= hSynced {
+	for _, id := range lm.sortedIDs() {
+		if h := lm.handlers[id]; !h.observer && h.state >= hSynced {
 			acks = append(acks, h.acked)
 		}
 	}
@@ -356,51 +300,14 @@ func (n *Node) maybeCommit() {
 	}
 }
 
-// leaderCommit commits up to z and forwards it: COMMIT to followers, INFORM
-// (the whole transaction) to observers; then answers the syncs it unblocks.
+// leaderCommit commits up to z and has the learner master forward it.
 func (n *Node) leaderCommit(z int64) error {
 	if err := n.commitTo(z); err != nil {
 		return err
 	}
-	ls := n.lead
-	for _, id := range ls.sortedIDs() {
-		h := ls.handlers[id]
-		if h.state < hStreaming {
-			continue
-		}
-		if !h.observer {
-			if z > h.commitSent {
-				n.send(Message{Type: MsgCommit, To: id, Zxid: z})
-				h.commitSent = z
-			}
-			continue
-		}
-		// Observers: a COMMIT for what they already hold (a sync stream may
-		// have sent them txns committed only now), INFORMs for the rest.
-		if c := min(z, h.sent); c > h.commitSent {
-			n.send(Message{Type: MsgCommit, To: id, Zxid: c})
-			h.commitSent = c
-		}
-		if z > h.sent {
-			ents, err := n.log.entries(h.sent, z)
-			if err != nil {
-				return err
-			}
-			for _, e := range ents {
-				n.send(Message{Type: MsgInform, To: id, Zxid: e.Zxid, Data: e.Data})
-			}
-			h.sent, h.commitSent = z, z
-		}
+	if err := n.master.commit(z); err != nil {
+		return err
 	}
-	keep := ls.syncs[:0]
-	for _, s := range ls.syncs {
-		if s.wait > n.committed {
-			keep = append(keep, s)
-			continue
-		}
-		n.answerSync(s)
-	}
-	ls.syncs = keep
 	n.maybeStepDownExhausted()
 	return nil
 }
@@ -409,26 +316,6 @@ func (n *Node) maybeStepDownExhausted() {
 	if n.state == Leading && n.lead.exhausted && n.committed == n.log.lastZxid() {
 		n.stepDown("zxid counter exhausted, a new epoch must start")
 	}
-}
-
-func (n *Node) answerSync(s pendingSync) {
-	if s.from == n.id {
-		n.syncDone = append(n.syncDone, s.token)
-		return
-	}
-	if h := n.lead.handlers[s.from]; h != nil && h.state >= hStreaming {
-		n.send(Message{Type: MsgSync, To: s.from, Data: s.token})
-	}
-}
-
-// leaderSync answers once everything proposed so far is committed.
-func (n *Node) leaderSync(from uint64, token []byte) {
-	s := pendingSync{from: from, token: token, wait: n.log.lastZxid()}
-	if s.wait <= n.committed {
-		n.answerSync(s)
-		return
-	}
-	n.lead.syncs = append(n.lead.syncs, s)
 }
 
 func (n *Node) propose(payload []byte) (int64, error) {
@@ -451,33 +338,14 @@ func (n *Node) propose(payload []byte) (int64, error) {
 	if err := n.log.append(e); err != nil {
 		return 0, err
 	}
-	for _, id := range ls.sortedIDs() {
-		if h := ls.handlers[id]; !h.observer && h.state >= hStreaming {
-			n.send(Message{Type: MsgProposal, To: id, Zxid: z, Data: e.Data})
-			h.sent = z
-		}
-	}
+	n.master.propose(z, e.Data)
 	n.maybeCommit()
 	return z, nil
 }
 
 func (n *Node) tickLeader() {
-	ls := n.lead
-	for _, id := range ls.sortedIDs() {
-		n.send(Message{Type: MsgPing, To: id, Zxid: n.committed})
-	}
-	for _, id := range ls.sortedIDs() {
-		h := ls.handlers[id]
-		limit := int64(n.cfg.InitLimit)
-		if h.state >= hSynced {
-			limit = int64(n.cfg.SyncLimit)
-		}
-		if n.now-h.lastHeard > limit {
-			n.llogger.Warn("learner silent, dropping its stream", "peer", id, "ticks", n.now-h.lastHeard)
-			n.forgetLearner(id)
-			n.disconnect = append(n.disconnect, id)
-		}
-	}
+	ls, lm := n.lead, n.master
+	lm.tick(n.committed)
 	switch ls.phase {
 	case phaseDiscovery, phaseSync:
 		if n.now-ls.phaseStart > int64(n.cfg.InitLimit) {
@@ -485,9 +353,8 @@ func (n *Node) tickLeader() {
 		}
 	case phaseBroadcast:
 		count := 1
-		for _, id := range ls.sortedIDs() {
-			h := ls.handlers[id]
-			if !h.observer && h.state >= hSynced && n.now-h.lastHeard <= int64(n.cfg.SyncLimit) {
+		for _, h := range lm.handlers {
+			if !h.observer && h.state >= hSynced && n.now-h.lastHeard <= int64(n.limits(h.id).SyncLimit) {
 				count++
 			}
 		}
@@ -495,21 +362,6 @@ func (n *Node) tickLeader() {
 			n.stepDown("lost contact with a quorum within syncLimit")
 		}
 	}
-}
-
-// forgetLearner drops a learner's stream and what was pending on it: a
-// sync() answer must never reach a later stream (or a restarted process).
-func (n *Node) forgetLearner(id uint64) {
-	ls := n.lead
-	delete(ls.handlers, id)
-	ls.ids = nil
-	keep := ls.syncs[:0]
-	for _, s := range ls.syncs {
-		if s.from != id {
-			keep = append(keep, s)
-		}
-	}
-	ls.syncs = keep
 }
 
 func (n *Node) stepDown(reason string) {

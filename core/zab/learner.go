@@ -25,10 +25,16 @@ type learnerState struct {
 	newEpoch  int64
 	gotHeader bool // DIFF/TRUNC/SNAP received in this sync
 	lastHeard int64
+	// upCommitted is the highest zxid the upstream said is committed (in
+	// PING, COMMIT and INFORM): what Status's lag is measured against.
+	upCommitted int64
 }
 
 func (n *Node) startLearning(info MessageType) {
 	n.learn = &learnerState{observer: info == MsgObserverInfo, phase: lphDiscovery, lastHeard: n.now}
+	if n.cfg.ServeLearners {
+		n.master = newLearnerMaster(n, 0)
+	}
 	n.lrlogger.Info("joining leader", "leader", n.leaderID, "as", n.state,
 		"acceptedEpoch", n.acceptedEpoch, "lastZxid", FormatZxid(n.log.lastZxid()))
 	n.send(Message{Type: info, To: n.leaderID, Epoch: n.acceptedEpoch, Zxid: n.log.lastZxid()})
@@ -57,11 +63,15 @@ func (n *Node) stepLearner(m Message) {
 		return
 	}
 	if m.From != n.leaderID {
+		if n.master != nil {
+			n.stepDownstream(m)
+		}
 		return
 	}
 	ls := n.learn
 	ls.lastHeard = n.now
 	if m.Type == MsgPing {
+		ls.upCommitted = max(ls.upCommitted, m.Zxid)
 		n.send(Message{Type: MsgPing, To: n.leaderID, Zxid: n.log.lastZxid(), Data: n.pingData})
 		n.pingData = nil
 		return
@@ -78,7 +88,7 @@ func (n *Node) stepLearner(m Message) {
 	case MsgProposal:
 		err = n.onProposal(m)
 	case MsgCommit:
-		err = n.commitTo(m.Zxid)
+		err = n.learnerCommit(m.Zxid)
 	case MsgInform:
 		err = n.onInform(m)
 	case MsgNewLeader:
@@ -91,9 +101,16 @@ func (n *Node) stepLearner(m Message) {
 		ls.phase = lphBroadcast
 		n.lrlogger.Info("up to date, serving", "leader", n.leaderID, "epoch", n.currentEpoch,
 			"lastZxid", FormatZxid(n.log.lastZxid()))
+		if n.master != nil {
+			n.startServing()
+		}
 	case MsgSync:
 		if ls.phase < lphSynced {
 			err = fmt.Errorf("%w: SYNC before NEWLEADER", ErrProtocol)
+			break
+		}
+		if m.Flags&FlagRelayed != 0 {
+			n.passSyncDown(m)
 			break
 		}
 		n.syncDone = append(n.syncDone, m.Data)
@@ -197,7 +214,20 @@ func (n *Node) onInform(m Message) error {
 	if err := n.log.append(Entry{Zxid: m.Zxid, Data: m.Data}); err != nil {
 		return err
 	}
-	return n.commitTo(m.Zxid)
+	return n.learnerCommit(m.Zxid)
+}
+
+// learnerCommit commits up to z (COMMIT, INFORM) and passes it on to this
+// learner's own observers, if it serves any.
+func (n *Node) learnerCommit(z int64) error {
+	n.learn.upCommitted = max(n.learn.upCommitted, z)
+	if err := n.commitTo(z); err != nil {
+		return err
+	}
+	if n.master != nil && n.learn.phase == lphBroadcast {
+		return n.master.commit(n.committed)
+	}
+	return nil
 }
 
 // onNewLeader ends the sync stream. The synced txns (step 2) and then
@@ -226,11 +256,16 @@ func (n *Node) onNewLeader(m Message) error {
 
 func (n *Node) tickLearner() {
 	ls := n.learn
-	limit := int64(n.cfg.InitLimit)
+	lim := n.limits(n.leaderID)
+	limit := int64(lim.InitLimit)
 	if ls.phase == lphBroadcast {
-		limit = int64(n.cfg.SyncLimit)
+		limit = int64(lim.SyncLimit)
 	}
 	if n.now-ls.lastHeard > limit {
 		n.learnerFail(fmt.Errorf("leader %d silent for %d ticks", n.leaderID, n.now-ls.lastHeard))
+		return
+	}
+	if n.master != nil && ls.phase == lphBroadcast {
+		n.master.tick(max(n.committed, ls.upCommitted))
 	}
 }

@@ -75,8 +75,13 @@ const (
 	// already accepted this epoch (ZooKeeper sends epoch -1): it does not count
 	// toward the quorum that establishes the epoch.
 	FlagEpochAlreadyAccepted Flags = 1 << 2
+	// FlagRelayed marks a sync REQUEST that a learner forwards for one of
+	// its own observers, and the SYNC that answers it: Data is the
+	// observer's id (8 bytes, big-endian), the observer's FlagRelayed (1
+	// byte) and its token. The answer is passed back down the same way.
+	FlagRelayed Flags = 1 << 3
 
-	knownFlags = FlagSync | FlagNewLeader | FlagEpochAlreadyAccepted
+	knownFlags = FlagSync | FlagNewLeader | FlagEpochAlreadyAccepted | FlagRelayed
 )
 
 // ServerState is a server's role. Wire values: append-only.

@@ -37,6 +37,13 @@ type Node struct {
 	final finalVote // the vote this server stands by outside elections
 	lead  *leaderState
 	learn *learnerState
+	// master serves learners: a leader's followers and observers, or the
+	// observers of a learner with Config.ServeLearners (relay.go).
+	master *learnerMaster
+	// upstream is the server a non-voter follows without an election
+	// (Config.Upstream, SetUpstream); 0: the leader the election finds.
+	upstream uint64
+	rejoinAt int64 // LOOKING with an upstream: when to join it again
 	// stash holds FOLLOWERINFO/OBSERVERINFO received while LOOKING: a
 	// learner may decide before its leader does; its stream is kept, as an
 	// accepted but not yet served TCP connection would be.
@@ -72,10 +79,21 @@ type Status struct {
 	ElectionEpoch int64
 	// Epoch of the established leadership (leaders in broadcast only).
 	Established int64
-	// Leaders only: connected learners, and those synced (NEWLEADER acked),
-	// split into followers and observers (mntr's zk_learners,
-	// zk_synced_followers, zk_synced_observers).
+	// Leaders (and learners that serve observers): connected learners, and
+	// those synced (NEWLEADER acked), split into followers and observers
+	// (mntr's zk_learners, zk_synced_followers, zk_synced_observers).
 	Learners, SyncedFollowers, SyncedObservers int
+
+	// Learners only. Upstream is the server followed (the leader, or a
+	// relay); UpstreamHeardTicks how many ticks ago it was last heard from
+	// (-1 when not following anyone); UpstreamCommitted the highest zxid
+	// it said is committed; Lag how many transactions this server has yet
+	// to commit to reach it (exact within an epoch; across an epoch change
+	// the counter of UpstreamCommitted, a lower bound).
+	Upstream           uint64
+	UpstreamHeardTicks int64
+	UpstreamCommitted  int64
+	Lag                int64
 }
 
 // New builds a node from cfg; it starts LOOKING and its first Ready carries
@@ -114,7 +132,11 @@ func New(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.prevSoft = SoftState{}
+	n.upstream = cfg.Upstream
 	n.becomeLooking("start")
+	if n.upstream != 0 {
+		n.becomeObserver(n.upstream)
+	}
 	return n, nil
 }
 
@@ -128,6 +150,10 @@ func (n *Node) Status() Status {
 		AcceptedEpoch: n.acceptedEpoch, CurrentEpoch: n.currentEpoch,
 		LastLogged: n.log.lastZxid(), Committed: n.committed,
 		Serving: n.serving(), ElectionEpoch: n.elec.clock, Phase: "election",
+		UpstreamHeardTicks: -1,
+	}
+	if n.master != nil {
+		st.Learners, st.SyncedFollowers, st.SyncedObservers = n.master.counts()
 	}
 	switch {
 	case n.lead != nil:
@@ -135,20 +161,27 @@ func (n *Node) Status() Status {
 		if n.lead.phase == phaseBroadcast {
 			st.Established = n.lead.newEpoch
 		}
-		for _, h := range n.lead.handlers {
-			st.Learners++
-			if h.state >= hSynced {
-				if h.observer {
-					st.SyncedObservers++
-				} else {
-					st.SyncedFollowers++
-				}
-			}
-		}
 	case n.learn != nil:
-		st.Phase = n.learn.phase.String()
+		ls := n.learn
+		st.Phase = ls.phase.String()
+		st.Upstream = n.leaderID
+		st.UpstreamHeardTicks = n.now - ls.lastHeard
+		st.UpstreamCommitted = max(ls.upCommitted, n.committed)
+		st.Lag = lag(st.UpstreamCommitted, n.committed)
 	}
 	return st
+}
+
+// lag is how many transactions separate committed from up: exact within
+// an epoch, the counter of up when the epochs differ.
+func lag(up, committed int64) int64 {
+	if up <= committed {
+		return 0
+	}
+	if EpochOf(up) == EpochOf(committed) {
+		return up - committed
+	}
+	return CounterOf(up)
 }
 
 func (n *Node) serving() bool {
@@ -215,13 +248,42 @@ func (n *Node) Disconnected(peer uint64) error {
 	case Following, Observing:
 		if peer == n.leaderID {
 			n.becomeLooking("stream to the leader broke")
+		} else if n.master != nil {
+			n.master.forget(peer)
+			delete(n.stash, peer)
 		}
 	case Leading:
-		if h := n.lead.handlers[peer]; h != nil {
+		if h := n.master.handlers[peer]; h != nil {
 			n.llogger.Debug("learner stream broke", "peer", peer)
-			n.forgetLearner(peer)
+			n.master.forget(peer)
 			n.leaderProgress()
 		}
+	}
+	return nil
+}
+
+// SetUpstream makes a non-voter follow server id without an election (a
+// relay of its site, chosen from a live view), or go back to the leader
+// the election finds (id 0). A learner following another server leaves it
+// and joins id on a later tick.
+func (n *Node) SetUpstream(id uint64) error {
+	if n.readyOut {
+		return ErrReadyOutstanding
+	}
+	if n.isVoter {
+		return fmt.Errorf("%w: a voter follows the elected leader only", ErrInvalidConfig)
+	}
+	if id == n.id {
+		return fmt.Errorf("%w: a server cannot follow itself", ErrInvalidConfig)
+	}
+	if id == n.upstream {
+		return nil
+	}
+	n.upstream = id
+	if n.state == Observing {
+		n.becomeLooking(fmt.Sprintf("upstream set to %d", id))
+	} else {
+		n.rejoinAt = n.now + 1
 	}
 	return nil
 }
@@ -255,7 +317,7 @@ func (n *Node) Sync(token []byte) error {
 	}
 	token = append([]byte(nil), token...)
 	if n.state == Leading {
-		n.leaderSync(n.id, token)
+		n.master.addSync(pendingSync{from: n.id, token: token, wait: n.log.lastZxid()})
 		return nil
 	}
 	n.send(Message{Type: MsgRequest, To: n.leaderID, Flags: FlagSync, Data: token})
@@ -322,22 +384,24 @@ func (n *Node) transition(to ServerState) {
 }
 
 func (n *Node) becomeLooking(reason string) {
-	switch n.state {
-	case Leading:
-		for _, id := range n.lead.sortedIDs() {
-			n.disconnect = append(n.disconnect, id)
-		}
-	case Following, Observing:
+	if n.master != nil {
+		n.master.closeAll()
+	}
+	if n.state == Following || n.state == Observing {
 		n.disconnect = append(n.disconnect, n.leaderID)
 	}
 	if n.state != 0 {
 		n.logger.Info("going back to LOOKING", "reason", reason, "was", n.state)
 	}
 	n.transition(Looking)
-	n.lead, n.learn, n.leaderID = nil, nil, 0
+	n.lead, n.learn, n.master, n.leaderID = nil, nil, nil, 0
 	n.stash = map[uint64]Message{}
 	n.pingData = nil
 	n.startElection()
+	// A non-voter with an upstream joins it again on a later tick (never in
+	// this Ready, whose Disconnect closes the old stream after its
+	// messages are sent).
+	n.rejoinAt = n.now + 1
 }
 
 func (n *Node) becomeLeader() {

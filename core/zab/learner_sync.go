@@ -2,7 +2,8 @@ package zab
 
 import "fmt"
 
-// SyncMode is how a leader brings a learner's log in line with its own.
+// SyncMode is how a leader (or relay) brings a learner's log in line with
+// its own.
 type SyncMode int
 
 const (
@@ -43,13 +44,19 @@ func (n *Node) chooseSync(peerLast int64) (SyncMode, int64) {
 	return SyncSnap, n.log.snapshotZxid()
 }
 
-// syncLearner sends a learner its whole sync stream at once: DIFF, TRUNC or
-// SNAP, the txns after that point as PROPOSALs, a COMMIT for what is
-// committed, then NEWLEADER. From then on the learner's stream also carries
-// the broadcast traffic, queued after the sync stream on the same ordered
+// sync sends a learner its whole sync stream at once: DIFF, TRUNC or SNAP,
+// the txns after that point as PROPOSALs, a COMMIT for what is committed,
+// then NEWLEADER. From then on the learner's stream also carries the
+// broadcast traffic, queued after the sync stream on the same ordered
 // channel, so nothing committed meanwhile is missed (ZOOKEEPER-4785).
-func (n *Node) syncLearner(h *handler) {
-	ls := n.lead
+//
+// Followers get the whole log, observers only committed txns (they get the
+// rest as INFORMs once committed). A snapshot that cannot be read drops the
+// learner; a log that cannot be read whole, or has a hole, is returned as
+// an error: whoever serves learners from a broken log must stop
+// (ZOOKEEPER-4925).
+func (lm *learnerMaster) sync(h *handler) error {
+	n := lm.n
 	mode, start := n.chooseSync(h.peerLast)
 	switch mode {
 	case SyncDiff:
@@ -59,14 +66,12 @@ func (n *Node) syncLearner(h *handler) {
 	case SyncSnap:
 		snap, err := n.log.snapshot()
 		if err != nil {
-			n.dropLearner(h, fmt.Sprintf("cannot read snapshot: %v", err))
-			return
+			lm.drop(h.id, fmt.Sprintf("cannot read snapshot: %v", err))
+			return nil
 		}
 		start = snap.Zxid
 		n.send(Message{Type: MsgSnap, To: h.id, Zxid: snap.Zxid, Data: snap.Data, Blob: snap.Blob})
 	}
-	// Followers get the whole log; observers only committed txns (they get
-	// the rest as INFORMs once committed).
 	limit := n.log.lastZxid()
 	if h.observer {
 		limit = min(limit, n.committed)
@@ -76,10 +81,7 @@ func (n *Node) syncLearner(h *handler) {
 		err = checkContiguous(start, ents)
 	}
 	if err != nil {
-		// Never pass a hole on (ZOOKEEPER-4925): a leader whose log is
-		// broken must not lead.
-		n.stepDown(fmt.Sprintf("reading the log to sync learner %d: %v", h.id, err))
-		return
+		return fmt.Errorf("reading the log to sync learner %d: %w", h.id, err)
 	}
 	end := start
 	for _, e := range ents {
@@ -90,15 +92,10 @@ func (n *Node) syncLearner(h *handler) {
 		n.send(Message{Type: MsgCommit, To: h.id, Zxid: c})
 		h.commitSent = c
 	}
-	n.send(Message{Type: MsgNewLeader, To: h.id, Epoch: ls.newEpoch, Zxid: end})
+	n.send(Message{Type: MsgNewLeader, To: h.id, Epoch: lm.epoch, Zxid: end})
 	h.sent = end
 	h.state = hStreaming
 	n.llogger.Debug("syncing learner", "peer", h.id, "mode", mode, "peerLast", FormatZxid(h.peerLast),
 		"from", FormatZxid(start), "to", FormatZxid(end), "txns", len(ents))
-}
-
-func (n *Node) dropLearner(h *handler, reason string) {
-	n.llogger.Warn("dropping learner", "peer", h.id, "reason", reason)
-	n.forgetLearner(h.id)
-	n.disconnect = append(n.disconnect, h.id)
+	return nil
 }
