@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"path/filepath"
 	"time"
 )
 
@@ -21,6 +22,22 @@ type TCPConfig struct {
 	// Peers maps every other voter's id to its address. An entry for ID
 	// itself is ignored.
 	Peers map[uint64]string
+	// Upstreams maps the ids of the servers this server always dials,
+	// whatever the order of the ids, to their addresses: a learner's
+	// (observer's or relay's) leader or relay. This server never accepts a
+	// connection from them. An id may not be both in Peers and in
+	// Upstreams, nor be ID.
+	Upstreams map[uint64]string
+	// AcceptLearners, when true, accepts a hello from a server that is in
+	// neither Peers nor Upstreams (an observer or a relay dialing its
+	// upstream): that id is a known peer from then on, reached only over
+	// the connections it makes (it is never dialed). A Send to it while
+	// it has no connection is lost and the driver is told Broken at once.
+	// When false such a hello is refused (ErrHandshake, logged). Set it
+	// only on a transport whose handshake authenticates the dialer well
+	// enough for the deployment: on a LAN the cluster name, later mutual
+	// TLS.
+	AcceptLearners bool
 	// Cluster is the cluster name both ends of a connection must share.
 	Cluster string
 
@@ -46,9 +63,25 @@ type TCPConfig struct {
 	// KeepAlive is the TCP keepalive period (negative: disabled).
 	KeepAlive time.Duration
 
-	// MaxFrameSize is the largest frame accepted or sent (a SNAP carries a
-	// whole snapshot).
+	// MaxFrameSize is the largest frame accepted or sent: a message, a
+	// blob's header, or a SNAP whose snapshot is in Data. Snapshots in a
+	// Blob are streamed in chunks and bounded by MaxSnapshotSize instead.
 	MaxFrameSize int
+	// SnapshotChunkSize is the largest piece of a Blob read and sent at
+	// once (in [MinSnapshotChunkSize, MaxSnapshotChunkSize]).
+	SnapshotChunkSize int
+	// MaxSnapshotSize is the largest Blob accepted from a peer; a bigger
+	// one breaks the stream (ErrSnapshotTooLarge, logged).
+	MaxSnapshotSize int64
+	// SpoolDir is the directory received Blobs are written to, one file
+	// each (see SpoolBlob); empty: os.TempDir(). When set it must be an
+	// absolute path; it is created if missing. The transport owns the
+	// files it names there (see SpoolBlob): it removes those left over
+	// when it starts and those still there when it closes. Servers may
+	// share a directory, as long as no two running transports have the
+	// same id, cluster and listening address (which cannot happen with
+	// TCP listeners).
+	SpoolDir string
 	// MaxQueueBytes bounds the bytes queued to one peer and not yet written;
 	// a Send that would go beyond it breaks the stream instead. A single
 	// message larger than the bound is accepted on an empty queue.
@@ -63,27 +96,38 @@ type TCPConfig struct {
 }
 
 // DefaultTCPConfig returns LAN settings for server id; the caller fills in
-// ListenAddr, Peers and Cluster.
+// ListenAddr, Peers and Cluster, and Upstreams on a learner and
+// AcceptLearners on a server learners dial. SpoolDir is left empty
+// (os.TempDir()).
 func DefaultTCPConfig(id uint64) TCPConfig {
 	return TCPConfig{
-		ID:               id,
-		DialTimeout:      3 * time.Second,
-		HandshakeTimeout: 5 * time.Second,
-		BackoffMin:       50 * time.Millisecond,
-		BackoffMax:       2 * time.Second,
-		ConnectWait:      10 * time.Second,
-		WriteTimeout:     30 * time.Second,
-		CloseLinger:      5 * time.Second,
-		ReplaceGrace:     2 * time.Second,
-		KeepAlive:        15 * time.Second,
-		MaxFrameSize:     1 << 30,
-		MaxQueueBytes:    128 << 20,
-		MaxInboxBytes:    64 << 20,
+		ID:                id,
+		DialTimeout:       3 * time.Second,
+		HandshakeTimeout:  5 * time.Second,
+		BackoffMin:        50 * time.Millisecond,
+		BackoffMax:        2 * time.Second,
+		ConnectWait:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		CloseLinger:       5 * time.Second,
+		ReplaceGrace:      2 * time.Second,
+		KeepAlive:         15 * time.Second,
+		MaxFrameSize:      64 << 20,
+		SnapshotChunkSize: 1 << 20,
+		MaxSnapshotSize:   64 << 30,
+		MaxQueueBytes:     128 << 20,
+		MaxInboxBytes:     64 << 20,
 	}
 }
 
 // maxClusterName is the longest cluster name a hello can carry.
 const maxClusterName = 255
+
+// Bounds of TCPConfig.SnapshotChunkSize. The upper one is also the largest
+// chunk a receiver accepts, whatever its own setting.
+const (
+	MinSnapshotChunkSize = 512
+	MaxSnapshotChunkSize = 16 << 20
+)
 
 // Validate reports every problem at once, each naming its field.
 func (c TCPConfig) Validate() error {
@@ -113,6 +157,20 @@ func (c TCPConfig) Validate() error {
 			bad("Peers", "peer %d: %v", id, err)
 		}
 	}
+	for id, addr := range c.Upstreams {
+		switch _, voter := c.Peers[id]; {
+		case id == 0:
+			bad("Upstreams", "id 0 is not a valid server id")
+		case id == c.ID:
+			bad("Upstreams", "id %d is this server", id)
+		case voter:
+			bad("Upstreams", "id %d is also in Peers (a server is dialed by id order or always, not both)", id)
+		default:
+			if _, _, err := net.SplitHostPort(addr); err != nil {
+				bad("Upstreams", "upstream %d: %v", id, err)
+			}
+		}
+	}
 	if c.Cluster == "" {
 		bad("Cluster", "required")
 	} else if len(c.Cluster) > maxClusterName {
@@ -136,6 +194,15 @@ func (c TCPConfig) Validate() error {
 	positive("ReplaceGrace", c.ReplaceGrace)
 	if c.MaxFrameSize < 64 || c.MaxFrameSize > maxFrameLimit {
 		bad("MaxFrameSize", "%d, must be in [64, %d]", c.MaxFrameSize, maxFrameLimit)
+	}
+	if c.SnapshotChunkSize < MinSnapshotChunkSize || c.SnapshotChunkSize > MaxSnapshotChunkSize {
+		bad("SnapshotChunkSize", "%d, must be in [%d, %d]", c.SnapshotChunkSize, MinSnapshotChunkSize, MaxSnapshotChunkSize)
+	}
+	if c.MaxSnapshotSize <= 0 {
+		bad("MaxSnapshotSize", "must be > 0, got %d", c.MaxSnapshotSize)
+	}
+	if c.SpoolDir != "" && !filepath.IsAbs(c.SpoolDir) {
+		bad("SpoolDir", "%q is not an absolute path", c.SpoolDir)
 	}
 	if c.MaxQueueBytes <= 0 {
 		bad("MaxQueueBytes", "must be > 0, got %d", c.MaxQueueBytes)

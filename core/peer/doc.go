@@ -1,15 +1,19 @@
-// Package peer is the transport between zoogate voters: one ordered,
-// bidirectional stream per pair of servers, carrying zab.Message values. TCP
-// is the production implementation; Mem is its in-memory twin with fault
-// controls for tests. Both keep the semantics below, which are the ones the
-// ZAB core's simulation (core/zab/zabsim) gives its nodes.
+// Package peer is the transport between zoogate servers: one ordered,
+// bidirectional stream per pair of servers, carrying zab.Message values,
+// between voters and between a learner (an observer or a relay) and its
+// upstream (a leader or a relay). TCP is the production implementation;
+// Mem is its in-memory twin with fault controls for tests. Both keep the
+// semantics below, which are the ones the ZAB core's simulation
+// (core/zab/zabsim) gives its nodes, on every kind of link alike.
 //
 // # What it owns
 //
-// Connections between voters: who dials whom, the handshake (magic, version,
-// cluster name, ids), framing ([uint32 big-endian length][zab.Marshal
-// bytes]), per-peer send queues with a byte bound, reconnection with jittered
-// backoff, and the ordering of what the driver is told.
+// Connections between servers: who dials whom, the handshake (magic,
+// version, cluster name, ids), framing ([uint32 big-endian length][zab.Marshal
+// bytes], plus control frames that stream a Blob in chunks), spooling
+// received Blobs to disk, per-peer send queues with a byte bound,
+// reconnection with jittered backoff, and the ordering of what the driver
+// is told.
 //
 // # What it must never import
 //
@@ -71,11 +75,26 @@
 // left the queue empty, so a driver that takes only some events per wake-up
 // is woken again.
 //
+// A message may carry its payload in a zab.Blob (a SNAP's snapshot) rather
+// than in Data. It takes its place in the stream like any message: what was
+// Sent before it arrives before it, what was Sent after it arrives after it.
+// The receiver gets it only whole, with a Blob of its own; if the blob
+// cannot be read or received whole, the stream breaks (both ends told
+// Broken) and the message is lost with it, never delivered truncated.
+//
 // # TCP specifics
 //
-// Exactly one connection per pair: the server with the lower id dials the
-// higher one, eagerly and again after every break (with exponential backoff
-// and jitter after failures); the higher one accepts. The dialer sends a
+// Exactly one connection per pair. Between voters (Peers) the server with
+// the lower id dials the higher one; a learner dials each of its Upstreams
+// whatever the ids; dialing is eager and again after every break (with
+// exponential backoff and jitter after failures); the other end accepts.
+// A server with AcceptLearners accepts a hello from an id it does not know:
+// that learner is a peer like any other while it is connected (Send, Recv,
+// CloseStream, Broken when the connection ends, drop until told), and is
+// never dialed, so a Send to it while no connection of its is up or
+// awaited loses the message and the driver is told Broken at once (as Mem
+// does for a server that is not running); its next connection starts a new
+// stream. The dialer sends a
 // hello frame (magic "ZGPR", version, sender and receiver ids, cluster name)
 // and the acceptor answers with its own; any mismatch is logged and the
 // connection closed. A new connection from a peer that already has one waits
@@ -83,4 +102,14 @@
 // reported Broken before any message of the new one. A graceful close sends
 // what was queued, half-closes the connection and waits (up to CloseLinger)
 // for the peer to close its side, so queued data is never cut by a reset.
+//
+// A Blob is read by the connection's writer when its turn comes, in chunks
+// of SnapshotChunkSize, so it never sits in memory whole and counts in the
+// send queue's bound by its header only. The receiver writes the chunks to
+// a spool file in SpoolDir and delivers the message once the file holds
+// exactly the announced size, with Blob a *SpoolBlob (Removable: the driver
+// deletes it when done, or moves it away); blobs above MaxSnapshotSize are
+// refused, and spool files left over are deleted when the transport starts
+// and closes. Blob bytes never count in the inbox bound (they are on disk).
+// The wire format is described in wire.go.
 package peer

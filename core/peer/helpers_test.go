@@ -2,9 +2,7 @@ package peer
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -16,8 +14,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-
-	"github.com/zoogate/zoogate/core/zab"
 )
 
 // testSeed returns the seed for this test: PEER_SEED if set, else the
@@ -131,6 +127,9 @@ type endpoint interface {
 
 // fixture runs the conformance suite against one implementation.
 type fixture interface {
+	// learner makes id a learner of upstream (before id starts): id dials
+	// it and is not a voter; upstream accepts learners.
+	learner(id, upstream uint64)
 	start(id uint64) endpoint // start, or restart after stop
 	stop(id uint64)
 	breakStream(a, b uint64) // both ends see Broken
@@ -177,10 +176,11 @@ func newMemFixture(t *testing.T, delay time.Duration, queueBytes int) *memFixtur
 	return &memFixture{nw: NewMemNetwork(opts...)}
 }
 
-func (f *memFixture) start(id uint64) endpoint { return f.nw.Transport(id) }
-func (f *memFixture) stop(id uint64)           { f.nw.Transport(id).Close() }
-func (f *memFixture) breakStream(a, b uint64)  { f.nw.Break(a, b) }
-func (f *memFixture) closeAll()                { f.nw.Close() }
+func (f *memFixture) learner(id, upstream uint64) { f.nw.Learner(id, upstream) }
+func (f *memFixture) start(id uint64) endpoint    { return f.nw.Transport(id) }
+func (f *memFixture) stop(id uint64)              { f.nw.Transport(id).Close() }
+func (f *memFixture) breakStream(a, b uint64)     { f.nw.Break(a, b) }
+func (f *memFixture) closeAll()                   { f.nw.Close() }
 
 // --- TCP fixture
 
@@ -190,6 +190,8 @@ type tcpFixture struct {
 	addrs map[uint64]string
 	lns   map[uint64]net.Listener // listeners made up front, used by the first start
 	eps   map[uint64]*TCP
+	ups   map[uint64]uint64 // learner -> its upstream
+	spool string            // every server's SpoolDir
 	tweak func(*TCPConfig)
 	sink  *logSink
 	log   hclog.Logger
@@ -200,7 +202,7 @@ func newTCPFixture(t testing.TB, ids []uint64, queueBytes int) *tcpFixture {
 	f := &tcpFixture{
 		t: t, rnd: rand.New(rand.NewPCG(testSeed(t), 7)),
 		addrs: map[uint64]string{}, lns: map[uint64]net.Listener{}, eps: map[uint64]*TCP{},
-		sink: sink, log: log,
+		ups: map[uint64]uint64{}, spool: t.TempDir(), sink: sink, log: log,
 	}
 	for _, id := range ids {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -237,6 +239,22 @@ func testTCPConfig(id uint64, addrs map[uint64]string, seed uint64) TCPConfig {
 func (f *tcpFixture) start(id uint64) endpoint {
 	f.t.Helper()
 	cfg := testTCPConfig(id, f.addrs, f.rnd.Uint64())
+	cfg.SpoolDir = f.spool
+	if len(f.ups) > 0 { // voters know voters only; learners know their upstream
+		cfg.Peers = map[uint64]string{}
+		for k, addr := range f.addrs {
+			if _, isLearner := f.ups[k]; !isLearner {
+				cfg.Peers[k] = addr
+			}
+		}
+		if up, isLearner := f.ups[id]; isLearner {
+			cfg.Peers = nil
+			cfg.Upstreams = map[uint64]string{up: f.addrs[up]}
+		}
+		for _, up := range f.ups {
+			cfg.AcceptLearners = cfg.AcceptLearners || up == id
+		}
+	}
 	if ln := f.lns[id]; ln != nil {
 		cfg.Listener = ln
 		delete(f.lns, id)
@@ -268,6 +286,8 @@ func relisten(t testing.TB, addr string) net.Listener {
 	return ln
 }
 
+func (f *tcpFixture) learner(id, upstream uint64) { f.ups[id] = upstream }
+
 func (f *tcpFixture) stop(id uint64) {
 	if tr := f.eps[id]; tr != nil {
 		tr.Close()
@@ -297,185 +317,4 @@ func (f *tcpFixture) closeAll() {
 	for _, ln := range f.lns {
 		ln.Close()
 	}
-}
-
-// --- a scripted driver
-
-// sender numbers what one endpoint sends to one peer: Epoch is its count
-// of Broken events from that peer (its stream generation), Zxid the
-// sequence within it.
-type sender struct {
-	gen, seq int64
-}
-
-// drv drives one endpoint from the test goroutine.
-type drv struct {
-	t     *testing.T
-	id    uint64
-	ep    endpoint
-	out   map[uint64]*sender
-	got   []Event
-	payld func(n int) []byte
-}
-
-func newDrv(t *testing.T, id uint64, ep endpoint) *drv {
-	return &drv{t: t, id: id, ep: ep, out: map[uint64]*sender{}}
-}
-
-func (d *drv) sender(to uint64) *sender {
-	s := d.out[to]
-	if s == nil {
-		s = &sender{}
-		d.out[to] = s
-	}
-	return s
-}
-
-// send sends the next numbered message to peer, with data of n bytes.
-func (d *drv) send(to uint64, n int) (gen, seq int64) {
-	s := d.sender(to)
-	var data []byte
-	if n > 0 {
-		data = make([]byte, n)
-		for i := range data {
-			data[i] = byte(s.seq + int64(i))
-		}
-	}
-	d.ep.Send(to, zab.Message{Type: zab.MsgPing, Epoch: s.gen, Zxid: s.seq, Data: data})
-	gen, seq = s.gen, s.seq
-	s.seq++
-	return gen, seq
-}
-
-// drain takes every waiting event.
-func (d *drv) drain() {
-	for {
-		ev, ok := d.ep.Recv()
-		if !ok {
-			return
-		}
-		if ev.Msg == nil {
-			s := d.sender(ev.Broken)
-			s.gen, s.seq = s.gen+1, 0
-		}
-		d.got = append(d.got, ev)
-	}
-}
-
-// pumpUntil takes events until cond holds, failing after timeout.
-func (d *drv) pumpUntil(timeout time.Duration, what string, cond func() bool) {
-	d.t.Helper()
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
-	for {
-		d.drain()
-		if cond() {
-			return
-		}
-		select {
-		case <-d.ep.Notify():
-		case <-timer.C:
-			d.drain()
-			if cond() {
-				return
-			}
-			d.t.Fatalf("server %d: timed out after %v waiting for %s; got %s", d.id, timeout, what, summarize(d.got))
-		}
-	}
-}
-
-// has reports whether message (gen, seq) from peer was received.
-func (d *drv) has(from uint64, gen, seq int64) bool {
-	for _, ev := range d.got {
-		if ev.Msg != nil && ev.Msg.From == from && ev.Msg.Epoch == gen && ev.Msg.Zxid == seq {
-			return true
-		}
-	}
-	return false
-}
-
-func (d *drv) brokens(from uint64) int {
-	n := 0
-	for _, ev := range d.got {
-		if ev.Msg == nil && ev.Broken == from {
-			n++
-		}
-	}
-	return n
-}
-
-func summarize(evs []Event) string {
-	var b strings.Builder
-	for i, ev := range evs {
-		if i == 60 {
-			fmt.Fprintf(&b, " ... (%d events)", len(evs))
-			break
-		}
-		if ev.Msg == nil {
-			fmt.Fprintf(&b, " BROKEN(%d)", ev.Broken)
-		} else {
-			fmt.Fprintf(&b, " %d:%d/%d", ev.Msg.From, ev.Msg.Epoch, ev.Msg.Zxid)
-		}
-	}
-	return b.String()
-}
-
-// checkStreams verifies, for every sender, the stream semantics on the
-// events a receiver got: within one stream the messages follow each other
-// without a gap (a new generation starts at 0); across a Broken they may
-// skip ahead but never go back; data is intact.
-func checkStreams(t *testing.T, receiver uint64, evs []Event) {
-	t.Helper()
-	type state struct {
-		seen    bool
-		gen     int64
-		seq     int64
-		brokenS bool
-	}
-	st := map[uint64]*state{}
-	get := func(id uint64) *state {
-		if st[id] == nil {
-			st[id] = &state{}
-		}
-		return st[id]
-	}
-	for i, ev := range evs {
-		if ev.Msg == nil {
-			get(ev.Broken).brokenS = true
-			continue
-		}
-		m := ev.Msg
-		if m.To != receiver {
-			t.Fatalf("event %d: message %v delivered to %d", i, m, receiver)
-		}
-		for j, c := range m.Data {
-			if c != byte(m.Zxid+int64(j)) {
-				t.Fatalf("event %d: message %v has corrupt data at byte %d", i, m, j)
-			}
-		}
-		s := get(m.From)
-		g, q := m.Epoch, m.Zxid
-		ok := false
-		switch {
-		case !s.seen:
-			ok = q == 0 // a stream is delivered from its start
-		case g == s.gen && q == s.seq+1:
-			ok = true
-		case g > s.gen && q == 0:
-			ok = true
-		case s.brokenS && g == s.gen && q > s.seq:
-			ok = true
-		}
-		if !ok {
-			t.Fatalf("server %d, event %d: message from %d gen %d seq %d after gen %d seq %d (broken since: %v)\nevents:%s",
-				receiver, i, m.From, g, q, s.gen, s.seq, s.brokenS, summarize(evs))
-		}
-		s.seen, s.gen, s.seq, s.brokenS = true, g, q, false
-	}
-}
-
-// isClosedByPeer reports whether err says the other end closed or reset.
-func isClosedByPeer(err error) bool {
-	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		strings.Contains(err.Error(), "connection reset")
 }

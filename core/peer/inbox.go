@@ -30,7 +30,8 @@ func newInbox(mu *sync.Mutex, max int) *inbox {
 }
 
 // msgSize is the accounting size of a message: its data plus a fixed
-// allowance for the header fields.
+// allowance for the header fields. A Blob is not counted: the sender reads
+// it only when writing it, the receiver keeps it on disk.
 func msgSize(m *zab.Message) int { return len(m.Data) + 48 }
 
 func (b *inbox) signal() {
@@ -98,7 +99,8 @@ func (b *inbox) pop() (Event, bool) {
 
 // purge drops the waiting messages from peer that belong to the driver's
 // current stream with it: those before the first waiting Broken(peer), if
-// any. Messages after such an event belong to a later stream and stay.
+// any. Messages after such an event belong to a later stream and stay. A
+// dropped message's spool file, if any, is deleted.
 func (b *inbox) purge(peer uint64) {
 	out := b.q[b.head:b.head]
 	dropped := 0
@@ -108,6 +110,7 @@ func (b *inbox) purge(peer uint64) {
 			stop = true
 		}
 		if !stop && ev.Msg != nil && ev.Msg.From == peer {
+			removeBlob(ev.Msg)
 			n := msgSize(ev.Msg)
 			b.bytes -= n
 			b.from[peer] -= n

@@ -15,14 +15,22 @@ import (
 // a stream exists only once a message was sent on it, so stopping a server
 // tells only the peers it had exchanged messages with since their last
 // break, where TCP tells every peer it had a connection with.
+//
+// Every server may talk to every other, as voters do, except learners
+// (see Learner): a learner and another server talk only when one is an
+// upstream of the other, as with TCP's Upstreams and AcceptLearners.
+//
+// A Blob is handed over as is (same process), behind a wrapper that keeps
+// only Size and Open: the receiver never sees the sender's Removable.
 type MemNetwork struct {
 	mu         sync.Mutex
 	eps        map[uint64]*MemTransport
-	groups     map[uint64]int    // partition; nil when healed
-	live       map[pairKey]bool  // a stream exists on the pair
-	gens       map[dirKey]uint64 // bumped when a direction's messages in flight are lost
-	inflight   map[dirKey]int    // bytes in flight per direction
-	fifo       []memEnv          // delayed deliveries, in time order
+	learners   map[uint64]map[uint64]bool // learner id -> its upstreams
+	groups     map[uint64]int             // partition; nil when healed
+	live       map[pairKey]bool           // a stream exists on the pair
+	gens       map[dirKey]uint64          // bumped when a direction's messages in flight are lost
+	inflight   map[dirKey]int             // bytes in flight per direction
+	fifo       []memEnv                   // delayed deliveries, in time order
 	delay      time.Duration
 	queueBytes int
 	closed     bool
@@ -65,6 +73,7 @@ func WithQueueBytes(n int) MemOption { return func(nw *MemNetwork) { nw.queueByt
 func NewMemNetwork(opts ...MemOption) *MemNetwork {
 	nw := &MemNetwork{
 		eps:        map[uint64]*MemTransport{},
+		learners:   map[uint64]map[uint64]bool{},
 		live:       map[pairKey]bool{},
 		gens:       map[dirKey]uint64{},
 		inflight:   map[dirKey]int{},
@@ -259,15 +268,20 @@ func (e *MemTransport) Recv() (Event, bool) {
 }
 
 // Send implements Transport. A Send to a server that is not running, or
-// across a partition, loses the message and the sender is told Broken.
+// across a partition, loses the message and the sender is told Broken. A
+// Send between a learner and a server that is not its upstream (nor it
+// theirs) is dropped, as TCP drops a Send to an unknown peer.
 func (e *MemTransport) Send(to uint64, m zab.Message) {
 	nw := e.nw
 	nw.mu.Lock()
 	defer nw.mu.Unlock()
-	if e.closed || to == e.id || to == 0 || e.in.untold(to) {
+	if e.closed || to == e.id || to == 0 || e.in.untold(to) || !nw.allowedL(e.id, to) {
 		return
 	}
 	m.From, m.To = e.id, to
+	if m.Blob != nil {
+		m.Blob = memBlob{m.Blob}
+	}
 	dst := nw.eps[to]
 	if dst == nil || !nw.reachableL(e.id, to) {
 		nw.breakPairL(e.id, to, e.id)

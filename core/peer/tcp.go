@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"os"
 	"sync"
 	"time"
 
@@ -16,11 +17,13 @@ import (
 // maxHandshakes bounds the accepted connections still in their handshake.
 const maxHandshakes = 64
 
-// TCP is the production Transport: one TCP connection per pair of voters.
+// TCP is the production Transport: one TCP connection per pair of
+// servers (voters, and learners with their upstream).
 type TCP struct {
-	cfg TCPConfig
-	log hclog.Logger
-	ln  net.Listener
+	cfg   TCPConfig
+	log   hclog.Logger
+	ln    net.Listener
+	spool dirSpool
 
 	mu     sync.Mutex
 	in     *inbox
@@ -35,11 +38,16 @@ type TCP struct {
 	wg     sync.WaitGroup
 }
 
-// tpeer is the state kept for one other voter.
+// tpeer is the state kept for one other server.
 type tpeer struct {
 	id    uint64
 	addr  string
-	dials bool // this server dials the peer (its id is the lower one)
+	dials bool // this server dials the peer (its id is the higher one, or an upstream)
+	// learner: not configured, known since it connected (AcceptLearners);
+	// never dialed, so a Send with no connection to carry it is lost.
+	learner bool
+	// upstream: in Upstreams, always dialed.
+	upstream bool
 	// links are the streams with the peer, oldest first: only links[0]
 	// ever owns a connection; later ones wait for the next connection.
 	links []*link
@@ -67,14 +75,20 @@ func (p *tpeer) cur() *link {
 
 var _ Transport = (*TCP)(nil)
 
-// NewTCP validates cfg, starts listening and starts dialing the peers with
-// higher ids. logger may be nil.
+// NewTCP validates cfg, prepares SpoolDir (removing this transport's
+// leftover spool files), starts listening and starts dialing the peers with
+// higher ids and the upstreams. logger may be nil.
 func NewTCP(cfg TCPConfig, logger hclog.Logger) (*TCP, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if logger == nil {
 		logger = hclog.NewNullLogger()
+	}
+	if cfg.SpoolDir != "" {
+		if err := os.MkdirAll(cfg.SpoolDir, 0o700); err != nil {
+			return nil, fmt.Errorf("peer: SpoolDir: %w", err)
+		}
 	}
 	ln := cfg.Listener
 	if ln == nil {
@@ -92,6 +106,7 @@ func NewTCP(cfg TCPConfig, logger hclog.Logger) (*TCP, error) {
 		cfg:    cfg,
 		log:    logger.Named("peer").With("id", cfg.ID),
 		ln:     ln,
+		spool:  newDirSpool(cfg.SpoolDir, cfg.ID, cfg.Cluster, ln.Addr().String()),
 		peers:  map[uint64]*tpeer{},
 		raw:    map[net.Conn]struct{}{},
 		rnd:    rnd,
@@ -105,15 +120,23 @@ func NewTCP(cfg TCPConfig, logger hclog.Logger) (*TCP, error) {
 			t.peers[id] = &tpeer{id: id, addr: addr, dials: cfg.ID < id}
 		}
 	}
-	t.log.Debug("listening", "addr", ln.Addr().String(), "peers", len(t.peers))
-	t.wg.Add(1)
-	go t.acceptLoop()
+	for id, addr := range cfg.Upstreams {
+		t.peers[id] = &tpeer{id: id, addr: addr, dials: true, upstream: true}
+	}
+	if err := t.spool.removeAll(); err != nil {
+		t.log.Warn("cannot remove leftover spool files", "dir", t.spool.dir, "error", err)
+	}
+	t.log.Debug("listening", "addr", ln.Addr().String(), "peers", len(t.peers), "learners", cfg.AcceptLearners)
+	// Start the dialers before accepting: acceptLoop may add learners to
+	// t.peers.
 	for _, p := range t.peers {
 		if p.dials {
 			t.wg.Add(1)
 			go t.dialLoop(p)
 		}
 	}
+	t.wg.Add(1)
+	go t.acceptLoop()
 	return t, nil
 }
 
@@ -151,6 +174,14 @@ func (t *TCP) Send(to uint64, m zab.Message) {
 	}
 	m.From, m.To = t.cfg.ID, to
 	l := p.cur()
+	if l == nil && p.learner && len(p.links) == 0 {
+		// Nothing will carry it (a learner is never dialed): lost, and
+		// the driver told at once, as when a connection never comes up.
+		t.log.Debug("learner not connected: message lost", "peer", to, "type", m.Type)
+		t.in.owe(to)
+		t.in.pushBroken(to)
+		return
+	}
 	if l == nil {
 		l = t.newLinkL(p)
 	}
@@ -230,6 +261,9 @@ func (t *TCP) Close() error {
 	t.in.space.Broadcast()
 	t.mu.Unlock()
 	t.wg.Wait()
+	if err := t.spool.removeAll(); err != nil {
+		t.log.Warn("cannot remove spool files", "dir", t.spool.dir, "error", err)
+	}
 	t.log.Debug("closed")
 	if err != nil && !isClosedErr(err) {
 		return fmt.Errorf("peer: closing the listener: %w", err)

@@ -7,7 +7,8 @@ import (
 	"time"
 )
 
-// dialLoop keeps one connection up to p (whose id is higher than ours):
+// dialLoop keeps one connection up to p (whose id is higher than ours, or
+// an upstream):
 // it dials whenever no stream with p owns a connection, backing off after
 // failures.
 func (t *TCP) dialLoop(p *tpeer) {
@@ -208,15 +209,9 @@ func (t *TCP) handshakeIn(conn net.Conn) {
 		refuse(err)
 		return
 	}
-	t.mu.Lock()
-	p := t.peers[h.From]
-	t.mu.Unlock()
-	switch {
-	case p == nil:
-		refuse(fmt.Errorf("%w: server %d is not a configured peer", ErrHandshake, h.From))
-		return
-	case p.dials:
-		refuse(fmt.Errorf("%w: server %d has a higher id and must be dialed, not dial", ErrHandshake, h.From))
+	p, err := t.acceptPeer(h.From)
+	if err != nil {
+		refuse(err)
 		return
 	}
 	if _, err := conn.Write(t.helloFrame(p.id)); err != nil {
@@ -258,6 +253,32 @@ func (t *TCP) handshakeIn(conn net.Conn) {
 	}
 	delete(t.raw, conn)
 	t.attachL(p, conn, fr.off)
+}
+
+// acceptPeer returns the peer a hello from id comes from, making a learner
+// of an unknown id if AcceptLearners allows it.
+func (t *TCP) acceptPeer(id uint64) (*tpeer, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p := t.peers[id]
+	switch {
+	case id == t.cfg.ID || id == 0:
+		return nil, fmt.Errorf("%w: a hello from server %d, this server's own id or none", ErrHandshake, id)
+	case p == nil && !t.cfg.AcceptLearners:
+		return nil, fmt.Errorf("%w: server %d is not a configured peer (and AcceptLearners is off)", ErrHandshake, id)
+	case p == nil:
+		if t.closed {
+			return nil, ErrClosed
+		}
+		p = &tpeer{id: id, learner: true}
+		t.peers[id] = p
+		t.log.Info("learner connected for the first time", "peer", id)
+	case p.upstream:
+		return nil, fmt.Errorf("%w: server %d is an upstream of this server, which dials it", ErrHandshake, id)
+	case p.dials:
+		return nil, fmt.Errorf("%w: server %d has a higher id and must be dialed, not dial", ErrHandshake, id)
+	}
+	return p, nil
 }
 
 func tune(c net.Conn, keepAlive time.Duration) {

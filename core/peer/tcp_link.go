@@ -27,6 +27,9 @@ type link struct {
 
 	closing bool // graceful close asked by this server: no Broken for it
 	dead    bool
+	// blobErr, once set, is why the stream is ending (a blob to send
+	// could not be read), whichever goroutine ends it.
+	blobErr error
 	running int           // reader and writer goroutines still running
 	done    chan struct{} // closed once dead with no goroutine left
 	timer   *time.Timer   // ConnectWait, while no connection is attached
@@ -96,6 +99,9 @@ func (t *TCP) breakL(l *link, reason string, err error) {
 	if l.dead || t.closed {
 		return
 	}
+	if l.blobErr != nil { // the peer may have reacted to the abort first
+		reason, err = "reading a blob to send failed", l.blobErr
+	}
 	t.killL(l)
 	l.p.links = slices.DeleteFunc(l.p.links, func(x *link) bool { return x == l })
 	if l.closing {
@@ -119,59 +125,76 @@ func (l *link) finishL() {
 	}
 }
 
-// read delivers l's frames to the inbox until the connection ends.
+// read delivers l's messages to the inbox until the connection ends.
 func (l *link) read() {
 	t := l.t
 	defer t.wg.Done()
-	fr := frameReader{r: bufio.NewReaderSize(l.conn, 64<<10), max: t.cfg.MaxFrameSize, off: l.off}
-	reason, err := l.readLoop(&fr)
+	r := &msgReader{
+		fr:      frameReader{r: bufio.NewReaderSize(l.conn, 64<<10), max: t.cfg.MaxFrameSize, off: l.off},
+		maxBlob: t.cfg.MaxSnapshotSize,
+		spool:   t.spool,
+		check: func(m *zab.Message) error {
+			if m.From != l.p.id || (m.To != 0 && m.To != t.cfg.ID) {
+				return fmt.Errorf("%w: message %d->%d on the stream with %d", ErrUnexpectedSender, m.From, m.To, l.p.id)
+			}
+			return nil
+		},
+	}
+	reason, err := l.readLoop(r)
 	t.mu.Lock()
 	t.breakL(l, reason, err)
 	l.finishL()
 	t.mu.Unlock()
 }
 
-func (l *link) readLoop(fr *frameReader) (string, error) {
+func (l *link) readLoop(r *msgReader) (string, error) {
 	t := l.t
 	for {
-		body, err := fr.next()
+		m, err := r.next()
 		if err != nil {
-			switch {
-			case errors.Is(err, io.EOF):
-				return "the peer closed the connection", nil
-			case isClosedErr(err):
-				return "connection closed", nil
-			case errors.Is(err, os.ErrDeadlineExceeded):
-				return "read deadline (replaced or lingering)", nil
-			case errors.Is(err, ErrFrameTooLarge), errors.Is(err, ErrEmptyFrame):
-				t.log.Error("bad frame, breaking the stream", "peer", l.p.id, "offset", fr.off, "error", err)
-				return fmt.Sprintf("bad frame at offset %d", fr.off), err
-			}
-			t.log.Warn("read failed, breaking the stream", "peer", l.p.id, "offset", fr.off, "error", err)
-			return fmt.Sprintf("read failed in the frame at offset %d", fr.off), err
-		}
-		m, err := zab.Unmarshal(body)
-		if err == nil && (m.From != l.p.id || (m.To != 0 && m.To != t.cfg.ID)) {
-			err = fmt.Errorf("%w: message %d->%d on the stream with %d", ErrUnexpectedSender, m.From, m.To, l.p.id)
-		}
-		if err != nil {
-			off := fr.off - int64(len(body)) - 4
-			t.log.Error("bad frame, breaking the stream", "peer", l.p.id, "offset", off, "error", err)
-			return fmt.Sprintf("bad frame at offset %d", off), err
+			return l.readFailed(r, err)
 		}
 		t.mu.Lock()
 		for !l.dead && !l.closing && t.in.full() {
 			t.in.space.Wait()
 		}
-		if l.dead {
-			t.mu.Unlock()
-			return "stream ended", nil
-		}
-		if !l.closing { // a stream this server closed discards what comes in
+		dead, push := l.dead, !l.dead && !l.closing // a stream this server closed discards what comes in
+		if push {
 			t.in.pushMsg(m)
 		}
 		t.mu.Unlock()
+		if !push {
+			removeBlob(&m)
+		}
+		if dead {
+			return "stream ended", nil
+		}
 	}
+}
+
+// readFailed logs why reading ended and returns breakL's reason.
+func (l *link) readFailed(r *msgReader, err error) (string, error) {
+	log := l.t.log.With("peer", l.p.id, "offset", r.at, "error", err)
+	switch {
+	case errors.Is(err, io.EOF):
+		return "the peer closed the connection", nil
+	case isClosedErr(err):
+		return "connection closed", nil
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return "read deadline (replaced or lingering)", nil
+	case errors.Is(err, ErrSpool):
+		log.Error("cannot spool a received blob, breaking the stream", "dir", l.t.spool.dir)
+		return "spooling a blob failed", err
+	case errors.Is(err, ErrBlobAborted):
+		log.Warn("the peer aborted the blob it was sending, breaking the stream")
+		return "the peer aborted a blob", err
+	case errors.Is(err, ErrFrameTooLarge), errors.Is(err, ErrEmptyFrame), errors.Is(err, ErrBadFrame),
+		errors.Is(err, ErrUnexpectedSender), errors.Is(err, ErrSnapshotTooLarge):
+		log.Error("bad frame, breaking the stream")
+		return fmt.Sprintf("bad frame at offset %d", r.at), err
+	}
+	log.Warn("read failed, breaking the stream")
+	return fmt.Sprintf("read failed in the frame at offset %d", r.at), err
 }
 
 // write sends l's queue, then, if l is closing, half-closes the connection
@@ -214,6 +237,17 @@ func (l *link) write() {
 			if err != nil {
 				continue
 			}
+			if m.Blob != nil {
+				// Read lazily, now that it is its turn, a chunk at a time.
+				if err = writeBlob(bw, m, t.cfg.MaxFrameSize, t.cfg.SnapshotChunkSize); errors.Is(err, ErrBlobRead) {
+					t.mu.Lock()
+					l.blobErr = err
+					t.mu.Unlock()
+					bw.Write(appendAbort(nil, err.Error())) // best effort: the stream ends anyway
+					bw.Flush()
+				}
+				continue
+			}
 			buf = zab.AppendMarshal(buf[:0], m)
 			if len(buf) > t.cfg.MaxFrameSize {
 				err = fmt.Errorf("%w: a %s of %d bytes, at most %d", ErrFrameTooLarge, m.Type, len(buf), t.cfg.MaxFrameSize)
@@ -235,7 +269,7 @@ func (l *link) write() {
 		t.mu.Lock()
 		l.qbytes -= bytes
 		if err != nil {
-			t.breakL(l, "write failed", err)
+			t.breakL(l, "write failed", err) // or blobErr's reason
 			return
 		}
 	}

@@ -2,7 +2,6 @@ package peer
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"net"
 	"testing"
@@ -300,50 +299,6 @@ func TestTCPSendTooLarge(t *testing.T) {
 	if !f.sink.contains("stream broken", "frame too large") {
 		t.Fatal("no log line")
 	}
-}
-
-func TestTCPConfigValidate(t *testing.T) {
-	ok := testTCPConfig(1, map[uint64]string{1: "127.0.0.1:1"}, 1)
-	ok.ListenAddr = "127.0.0.1:0"
-	if err := ok.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	var c TCPConfig
-	c.Peers = map[uint64]string{0: "x", 2: "nope"}
-	c.Cluster = string(make([]byte, 300))
-	c.BackoffMin, c.BackoffMax = 2*time.Second, time.Second
-	err := c.Validate()
-	if !errors.Is(err, ErrInvalidConfig) {
-		t.Fatalf("%v", err)
-	}
-	for _, field := range []string{"ID", "ListenAddr", "Peers", "Cluster", "DialTimeout", "HandshakeTimeout",
-		"BackoffMax", "ConnectWait", "WriteTimeout", "CloseLinger", "ReplaceGrace", "MaxFrameSize",
-		"MaxQueueBytes", "MaxInboxBytes"} {
-		if !containsField(err, field) {
-			t.Errorf("no problem reported for %s in:\n%v", field, err)
-		}
-	}
-	if _, err := NewTCP(c, nil); !errors.Is(err, ErrInvalidConfig) {
-		t.Fatalf("NewTCP accepted an invalid config: %v", err)
-	}
-}
-
-func containsField(err error, field string) bool {
-	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
-		if s := e.Error(); len(s) > 0 && contains(s, ": "+field+": ") {
-			return true
-		}
-	}
-	return false
-}
-
-func contains(s, sub string) bool {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return true
-		}
-	}
-	return false
 }
 
 // TestTCPCloseDuringHandshakes: Close returns, with no goroutine left,

@@ -2,7 +2,9 @@ package peer
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"runtime"
 	"testing"
@@ -29,7 +31,8 @@ func TestHelloRoundTrip(t *testing.T) {
 		"cluster": checkHello(good(1, 2), "other", 1, 2),
 		"from":    checkHello(good(1, 2), "test", 3, 2),
 		"to":      checkHello(good(1, 2), "test", 1, 3),
-		"version": checkHello(hello{Version: 2, From: 1, To: 2, Cluster: "test"}, "test", 1, 2),
+		"version": checkHello(hello{Version: protocolVersion + 1, From: 1, To: 2, Cluster: "test"}, "test", 1, 2),
+		"v1":      checkHello(hello{Version: 1, From: 1, To: 2, Cluster: "test"}, "test", 1, 2),
 	}
 	for name, err := range checks {
 		if want := name == "ok" || name == "any"; (err == nil) != want || (err != nil && !errors.Is(err, ErrHandshake)) {
@@ -146,6 +149,229 @@ func FuzzDecodeStream(f *testing.F) {
 			back, err := zab.Unmarshal(zab.Marshal(m))
 			if err != nil || back.String() != m.String() || !bytes.Equal(back.Data, m.Data) {
 				t.Fatalf("message %v does not round-trip: %v", m, err)
+			}
+		}
+	})
+}
+
+// memSpool is a spooler in memory for the decoder's tests: it counts the
+// files open and bounds what one may hold.
+type memSpool struct {
+	open, committed int
+	max             int
+}
+
+type memSpoolFile struct {
+	s   *memSpool
+	buf bytes.Buffer
+}
+
+type bytesBlob []byte
+
+func (b bytesBlob) Size() int64                  { return int64(len(b)) }
+func (b bytesBlob) Open() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+
+func (s *memSpool) create() (spoolFile, error) {
+	s.open++
+	return &memSpoolFile{s: s}, nil
+}
+
+func (f *memSpoolFile) Write(p []byte) (int, error) {
+	if f.buf.Len()+len(p) > f.s.max {
+		return 0, fmt.Errorf("%w: memSpool full", ErrSpool)
+	}
+	return f.buf.Write(p)
+}
+
+func (f *memSpoolFile) commit(size int64) (zab.Blob, error) {
+	f.s.open--
+	if int64(f.buf.Len()) != size {
+		return nil, fmt.Errorf("%w: %d bytes, want %d", ErrSpool, f.buf.Len(), size)
+	}
+	f.s.committed++
+	return bytesBlob(f.buf.Bytes()), nil
+}
+
+func (f *memSpoolFile) discard() { f.s.open-- }
+
+// encodeStream writes msgs as a connection's writer does (after the
+// hello): blobs in chunks of chunk bytes.
+func encodeStream(t testing.TB, chunk int, msgs ...zab.Message) []byte {
+	t.Helper()
+	var w bytes.Buffer
+	for _, m := range msgs {
+		if m.Blob != nil {
+			if err := writeBlob(&w, m, 1<<20, chunk); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		w.Write(frame(zab.Marshal(m)))
+	}
+	return w.Bytes()
+}
+
+func newMsgReader(b []byte, sp *memSpool) *msgReader {
+	return &msgReader{fr: frameReader{r: bytes.NewReader(b), max: 1 << 16}, maxBlob: 1 << 20, spool: sp, buf: make([]byte, 512)}
+}
+
+// readAll decodes a stream to its end or first error.
+func readAll(r *msgReader) ([]zab.Message, error) {
+	var msgs []zab.Message
+	for {
+		m, err := r.next()
+		if err == io.EOF {
+			return msgs, nil
+		}
+		if err != nil {
+			return msgs, err
+		}
+		msgs = append(msgs, m)
+	}
+}
+
+// TestBlobFramesRoundTrip: messages and blobs (one of them empty) written
+// as the link writes them decode to the same messages, blob bytes equal;
+// the blob travels in chunk frames no larger than the chunk size.
+func TestBlobFramesRoundTrip(t *testing.T) {
+	big := bytesBlob(bytes.Repeat([]byte("0123456789abcdef"), 1000)[:10007])
+	msgs := []zab.Message{
+		{Type: zab.MsgPing, From: 1, To: 2, Data: []byte("x")},
+		{Type: zab.MsgSnap, From: 1, To: 2, Zxid: 9, Blob: big},
+		{Type: zab.MsgProposal, From: 1, To: 2, Zxid: 10, Data: []byte("tx")},
+		{Type: zab.MsgSnap, From: 1, To: 2, Zxid: 11, Blob: bytesBlob{}},
+		{Type: zab.MsgCommit, From: 1, To: 2, Zxid: 10},
+	}
+	stream := encodeStream(t, 1000, msgs...)
+	// Frame by frame: the chunks are at most 1000 bytes.
+	chunks := 0
+	for b := stream; len(b) > 0; {
+		n := binary.BigEndian.Uint32(b)
+		body := int(n &^ ctlBit)
+		if n&ctlBit != 0 && b[4] == ctlBlobChunk {
+			chunks++
+			if body-1 > 1000 {
+				t.Fatalf("a chunk of %d bytes", body-1)
+			}
+		}
+		b = b[4+body:]
+	}
+	if chunks != 11 {
+		t.Fatalf("%d chunks for 10007 bytes in 1000-byte chunks", chunks)
+	}
+	sp := &memSpool{max: 1 << 20}
+	got, err := readAll(newMsgReader(stream, sp))
+	if err != nil || len(got) != len(msgs) {
+		t.Fatalf("%d messages, %v", len(got), err)
+	}
+	for i, m := range msgs {
+		g := got[i]
+		if g.String() != m.String() || !bytes.Equal(g.Data, m.Data) || (g.Blob == nil) != (m.Blob == nil) {
+			t.Fatalf("message %d: %v, want %v", i, g, m)
+		}
+		if m.Blob != nil && !bytes.Equal(g.Blob.(bytesBlob), m.Blob.(bytesBlob)) {
+			t.Fatalf("message %d: blob differs", i)
+		}
+	}
+	if sp.open != 0 || sp.committed != 2 {
+		t.Fatalf("spool: %d open, %d committed", sp.open, sp.committed)
+	}
+}
+
+// TestMsgReaderErrors: every malformed or out-of-place control frame is
+// an error of the right kind, and a blob in progress is discarded.
+func TestMsgReaderErrors(t *testing.T) {
+	ping := frame(zab.Marshal(zab.Message{Type: zab.MsgPing, From: 1, To: 2}))
+	hdr := func(size int64) []byte {
+		return appendBlobHeader(nil, zab.Message{Type: zab.MsgSnap, From: 1, To: 2}, size)
+	}
+	chunk := func(b ...byte) []byte { return append(appendCtlHeader(nil, 1+len(b), ctlBlobChunk), b...) }
+	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+	for name, c := range map[string]struct {
+		in   []byte
+		want error
+	}{
+		"chunk alone":      {cat(ping, chunk(1)), ErrBadFrame},
+		"unknown kind":     {appendCtlHeader(nil, 1, 99), ErrBadFrame},
+		"empty control":    {binary.BigEndian.AppendUint32(nil, ctlBit), ErrEmptyFrame},
+		"short header":     {append(appendCtlHeader(nil, 4, ctlBlobHeader), 0, 0, 0), ErrBadFrame},
+		"bad header msg":   {append(appendCtlHeader(nil, 11, ctlBlobHeader), 0, 0, 0, 0, 0, 0, 0, 1, 200, 0), ErrBadFrame},
+		"header too large": {append(binary.BigEndian.AppendUint32(nil, ctlBit|1<<17), ctlBlobHeader), ErrFrameTooLarge},
+		"too large":        {hdr(1<<20 + 1), ErrSnapshotTooLarge},
+		"message inside":   {cat(hdr(3), chunk(1), ping), ErrBadFrame},
+		"chunk overflow":   {cat(hdr(3), chunk(1, 2, 3, 4)), ErrBadFrame},
+		"empty chunk":      {cat(hdr(3), chunk()), ErrBadFrame},
+		"other inside":     {cat(hdr(3), hdr(3)), ErrBadFrame},
+		"aborted":          {cat(hdr(3), chunk(1), appendAbort(nil, "disk")), ErrBlobAborted},
+		"aborted early":    {cat(ping, appendAbort(nil, "")), ErrBlobAborted},
+		"cut":              {cat(hdr(3), chunk(1)), io.ErrUnexpectedEOF},
+		"cut in chunk":     {cat(hdr(3), chunk(1, 2, 3)[:6]), io.ErrUnexpectedEOF},
+		"cut in kind":      {cat(hdr(3), chunk(1)[:4]), io.ErrUnexpectedEOF},
+		"spool full":       {cat(hdr(3), chunk(1, 2, 3)), ErrSpool},
+	} {
+		sp := &memSpool{max: 1 << 20}
+		if name == "spool full" {
+			sp.max = 2
+		}
+		_, err := readAll(newMsgReader(c.in, sp))
+		if !errors.Is(err, c.want) {
+			t.Errorf("%s: %v, want %v", name, err, c.want)
+		}
+		if sp.open != 0 || sp.committed != 0 {
+			t.Errorf("%s: spool %d open, %d committed", name, sp.open, sp.committed)
+		}
+	}
+	long := appendAbort(nil, string(bytes.Repeat([]byte("x"), 2*maxAbortReason)))
+	if len(long) != 5+maxAbortReason {
+		t.Fatalf("abort frame of %d bytes", len(long))
+	}
+}
+
+// FuzzMsgReader feeds arbitrary bytes to the decoder of what follows the
+// hello (message frames, blob headers, chunks, aborts).
+func FuzzMsgReader(f *testing.F) {
+	// Small seeds: the engine minimizes every new input, at a cost that
+	// grows with its length.
+	blob := bytesBlob(bytes.Repeat([]byte{7}, 150))
+	valid := encodeStream(f, 64,
+		zab.Message{Type: zab.MsgPing, From: 1, To: 2},
+		zab.Message{Type: zab.MsgSnap, From: 1, To: 2, Zxid: 4, Blob: blob},
+		zab.Message{Type: zab.MsgSnap, From: 1, To: 2, Blob: bytesBlob{}},
+		zab.Message{Type: zab.MsgProposal, From: 1, To: 2, Zxid: 5, Data: []byte("tx")},
+	)
+	f.Add(valid)
+	f.Add(valid[:len(valid)-7])
+	f.Add(valid[:30])
+	f.Add(append(appendBlobHeader(nil, zab.Message{Type: zab.MsgSnap}, 5), appendAbort(nil, "no")...))
+	f.Add(appendBlobHeader(nil, zab.Message{Type: zab.MsgSnap}, 1<<40))
+	f.Add(append(appendCtlHeader(nil, 3, ctlBlobChunk), 1, 2))
+	f.Add(binary.BigEndian.AppendUint32(nil, ctlBit))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		sp := &memSpool{max: 1 << 20}
+		r := newMsgReader(b, sp)
+		r.maxBlob = 1 << 16
+		msgs, err := readAll(r)
+		if sp.open != 0 {
+			t.Fatalf("%d spool files left open (err %v)", sp.open, err)
+		}
+		if sp.committed > len(msgs) {
+			t.Fatalf("%d blobs committed, %d messages returned", sp.committed, len(msgs))
+		}
+		if r.fr.off > int64(len(b)) {
+			t.Fatalf("offset %d beyond the %d bytes", r.fr.off, len(b))
+		}
+		// Whatever decoded re-encodes and decodes to the same.
+		back, err := readAll(newMsgReader(encodeStream(t, MinSnapshotChunkSize, msgs...), &memSpool{max: 1 << 20}))
+		if err != nil || len(back) != len(msgs) {
+			t.Fatalf("re-encoding %d messages: %d back, %v", len(msgs), len(back), err)
+		}
+		for i, m := range msgs {
+			g := back[i]
+			if g.String() != m.String() || !bytes.Equal(g.Data, m.Data) || (g.Blob == nil) != (m.Blob == nil) {
+				t.Fatalf("message %d: %v, then %v", i, m, g)
+			}
+			if m.Blob != nil && (m.Blob.Size() > 1<<16 || !bytes.Equal(g.Blob.(bytesBlob), m.Blob.(bytesBlob))) {
+				t.Fatalf("message %d: blob of %d bytes does not round-trip", i, m.Blob.Size())
 			}
 		}
 	})
