@@ -3,9 +3,11 @@ package peer
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"path/filepath"
+	"slices"
 	"time"
 )
 
@@ -119,6 +121,17 @@ func DefaultTCPConfig(id uint64) TCPConfig {
 	}
 }
 
+// FieldError is one problem found by Validate.
+type FieldError struct {
+	Field   string
+	Problem string
+}
+
+func (e *FieldError) Error() string { return fmt.Sprintf("peer: config %s: %s", e.Field, e.Problem) }
+
+// Unwrap makes every FieldError match ErrInvalidConfig.
+func (e *FieldError) Unwrap() error { return ErrInvalidConfig }
+
 // maxClusterName is the longest cluster name a hello can carry.
 const maxClusterName = 255
 
@@ -133,7 +146,7 @@ const (
 func (c TCPConfig) Validate() error {
 	var errs []error
 	bad := func(field, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%w: %s: %s", ErrInvalidConfig, field, fmt.Sprintf(format, args...)))
+		errs = append(errs, &FieldError{Field: field, Problem: fmt.Sprintf(format, args...)})
 	}
 	if c.ID == 0 {
 		bad("ID", "must be > 0")
@@ -145,7 +158,8 @@ func (c TCPConfig) Validate() error {
 			bad("ListenAddr", "%v", err)
 		}
 	}
-	for id, addr := range c.Peers {
+	for _, id := range slices.Sorted(maps.Keys(c.Peers)) {
+		addr := c.Peers[id]
 		if id == 0 {
 			bad("Peers", "id 0 is not a valid server id")
 			continue
@@ -157,7 +171,8 @@ func (c TCPConfig) Validate() error {
 			bad("Peers", "peer %d: %v", id, err)
 		}
 	}
-	for id, addr := range c.Upstreams {
+	for _, id := range slices.Sorted(maps.Keys(c.Upstreams)) {
+		addr := c.Upstreams[id]
 		switch _, voter := c.Peers[id]; {
 		case id == 0:
 			bad("Upstreams", "id 0 is not a valid server id")

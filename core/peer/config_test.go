@@ -35,16 +35,7 @@ func TestTCPConfigValidate(t *testing.T) {
 
 func containsField(err error, field string) bool {
 	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
-		if s := e.Error(); len(s) > 0 && contains(s, ": "+field+": ") {
-			return true
-		}
-	}
-	return false
-}
-
-func contains(s, sub string) bool {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
+		if fe, ok := e.(*FieldError); ok && fe.Field == field {
 			return true
 		}
 	}
