@@ -40,24 +40,36 @@ func DefaultLogConfig() LogConfig {
 	}
 }
 
-// Validate returns every problem at once, each naming its field; the
-// result matches ErrInvalidConfig.
+// FieldError is one problem LogConfig.Validate found, naming the field.
+// It matches ErrInvalidConfig.
+type FieldError struct {
+	Field   string
+	Problem string
+}
+
+func (e *FieldError) Error() string { return fmt.Sprintf("storage: config %s: %s", e.Field, e.Problem) }
+
+// Unwrap makes every FieldError match ErrInvalidConfig.
+func (e *FieldError) Unwrap() error { return ErrInvalidConfig }
+
+// Validate reports every problem at once (errors.Join of *FieldError
+// values, each matching ErrInvalidConfig).
 func (c LogConfig) Validate() error {
 	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, &FieldError{Field: field, Problem: fmt.Sprintf(format, args...)})
+	}
 	if c.SegmentSize < minSegmentSize {
-		errs = append(errs, fmt.Errorf("SegmentSize: %d is below the minimum %d", c.SegmentSize, minSegmentSize))
+		bad("SegmentSize", "%d is below the minimum %d", c.SegmentSize, minSegmentSize)
 	}
 	if c.Preallocate < 0 {
-		errs = append(errs, fmt.Errorf("Preallocate: %d is negative", c.Preallocate))
+		bad("Preallocate", "must not be negative, got %d", c.Preallocate)
 	}
 	if c.MaxRecordSize <= 0 || c.MaxRecordSize > maxRecordSizeLimit {
-		errs = append(errs, fmt.Errorf("MaxRecordSize: %d is not in (0, %d]", c.MaxRecordSize, maxRecordSizeLimit))
+		bad("MaxRecordSize", "must be in [1, %d], got %d", maxRecordSizeLimit, c.MaxRecordSize)
 	}
 	if c.MaxBatchBytes <= 0 {
-		errs = append(errs, fmt.Errorf("MaxBatchBytes: %d must be positive", c.MaxBatchBytes))
+		bad("MaxBatchBytes", "must be positive, got %d", c.MaxBatchBytes)
 	}
-	if len(errs) == 0 {
-		return nil
-	}
-	return fmt.Errorf("%w: %w", ErrInvalidConfig, errors.Join(errs...))
+	return errors.Join(errs...)
 }

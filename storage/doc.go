@@ -1,13 +1,34 @@
 // Package storage is zoogate's durable state on disk: the transaction log
-// (Log), snapshot files (SnapshotStore) and the ZAB epoch files
-// (WriteEpoch, ReadEpoch), all written through the small file-system
-// abstraction of storage/vfs so that tests can run them on a crashable
-// in-memory disk.
+// (Log), snapshot files (SnapshotStore), the ZAB epoch files (WriteEpoch,
+// ReadEpoch) and the directory lock (LockDir), all written through the
+// small file-system abstraction of storage/vfs so that tests can run them
+// on a crashable in-memory disk.
 //
 // storage knows nothing about ZooKeeper data: records and snapshots carry
 // opaque payload bytes plus a zxid (int64, epoch<<32 | counter). It imports
 // only the standard library, hclog and storage/vfs; it must never import
 // core, bridge, wan, topology or cmd.
+//
+// # Directory layout
+//
+// storage takes directory names from its callers; core/server lays them out
+// as (docs/storage.md):
+//
+//	<data_dir>/LOCK                 LockDir's lock file
+//	<data_dir>/acceptedEpoch        epoch files (cluster members)
+//	<data_dir>/currentEpoch
+//	<data_dir>/snap/snapshot.<zxid> SnapshotStore
+//	<log_dir>/log/log.<first zxid>  Log (log_dir defaults to data_dir)
+//	<log_dir>/LOCK                  when log_dir is another directory
+//
+// LockDir takes an exclusive, non-blocking lock on <dir>/LOCK through the
+// FS's vfs.Locker capability (flock(2) for vfs.OS; vfs.Mem locks in memory
+// and a crash releases its locks) and writes the holder's pid, command
+// line and owner into it. A second LockDir fails with a *DirLockedError
+// (ErrDirLocked) naming the directory, the pid and the holder's command
+// line (/proc/<pid>/cmdline when readable). Only the lock counts, not the
+// file: it is released when the holder closes it or dies, so a LOCK file
+// left by a dead process blocks nobody, and it is never deleted.
 //
 // # On-disk format
 //
@@ -65,10 +86,12 @@
 //   - WriteEpoch and SnapshotWriter.Commit return only once the new file is
 //     fsynced, renamed and the directory fsynced.
 //   - ZAB's sync phase must be driven in this order (ZOOKEEPER-3642, -3911,
-//     -4643): received snapshot committed and synced transactions durable
-//     (AppendSync or the Append callbacks) → WriteEpoch(currentEpoch) →
-//     send the ACK of NEWLEADER. CommitCurrentEpoch does the last two steps
-//     in that order.
+//     -4643): received snapshot committed (SnapshotWriter.Commit) and
+//     synced transactions durable (Log.AppendSync) → WriteEpoch(currentEpoch)
+//     → send the ACK of NEWLEADER. storage provides the steps; the order is
+//     kept by core/replica.Executor, which persists what a zab Ready asks
+//     for through replica.DiskStorage (the log's AppendSync, then
+//     WriteEpoch) before it sends the Ready's messages.
 //
 // # Recovery rules (OpenLog)
 //

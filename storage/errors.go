@@ -23,8 +23,9 @@ var (
 	ErrRecordTooLarge = errors.New("storage: record too large")
 	// ErrNoSnapshot: no snapshot with the requested zxid exists.
 	ErrNoSnapshot = errors.New("storage: no such snapshot")
-	// ErrInvalidConfig: a configuration failed Validate.
-	ErrInvalidConfig = errors.New("storage: invalid configuration")
+	// ErrInvalidConfig: a configuration failed Validate. Every
+	// *FieldError matches it.
+	ErrInvalidConfig = errors.New("storage: invalid config")
 )
 
 // CorruptError says where stored data is corrupt. It matches ErrCorrupt.

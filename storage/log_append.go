@@ -74,6 +74,10 @@ func (l *Log) AppendSync(recs []Record) error {
 	return <-ch
 }
 
+// Flush returns once every record appended before the call is durable (or
+// with the error that prevents it).
+func (l *Log) Flush() error { return l.AppendSync(nil) }
+
 // control queues a non-append request and waits for its reply.
 func (l *Log) control(req *request, adjust func()) error {
 	req.reply = make(chan error, 1)

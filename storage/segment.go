@@ -10,7 +10,7 @@ import (
 
 // Segment files are named "log." + the zxid of their first record as 16
 // lower-case hex digits; a segment being created is "log.<hex>.tmp" until
-// its header is durable (see createSegment).
+// its header is durable (see Log.roll).
 const (
 	segmentPrefix = "log."
 	tmpSuffix     = ".tmp"

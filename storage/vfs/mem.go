@@ -18,9 +18,13 @@ type Mem struct {
 	faults []*faultState
 	hook   func(op Op, path string)
 	ops    int64
+	locks  map[*memNode]*memFile // file -> the handle holding its lock
 }
 
-var _ FS = (*Mem)(nil)
+var (
+	_ FS     = (*Mem)(nil)
+	_ Locker = (*Mem)(nil)
+)
 
 // memDir is a directory: the entries a reader sees now, the entries that
 // are durable, and the entry changes made since the last SyncDir, in order.
@@ -102,7 +106,7 @@ func resize(b []byte, n int64) []byte {
 
 // NewMem returns an empty in-memory FS holding the directories "." and "/".
 func NewMem() *Mem {
-	m := &Mem{dirs: map[string]*memDir{}}
+	m := &Mem{dirs: map[string]*memDir{}, locks: map[*memNode]*memFile{}}
 	m.dirs["."] = newMemDir()
 	m.dirs["/"] = newMemDir()
 	return m
@@ -189,6 +193,38 @@ func (m *Mem) Create(name string) (File, error) {
 		d.pending = append(d.pending, op)
 	}
 	return &memFile{m: m, n: n, name: name, rw: true}, nil
+}
+
+// Lock implements Locker, with flock(2)'s semantics: the lock belongs to
+// the file (it follows a rename) and to the returned handle, whose Close
+// releases it. A crash releases every lock: CrashClone copies none.
+func (m *Mem) Lock(name string) (File, error) {
+	hit := m.enter(OpLock, name)
+	defer m.mu.Unlock()
+	if hit != nil {
+		return nil, pathErr("flock", name, hit.err)
+	}
+	dir, base := split(name)
+	d := m.dirs[dir]
+	if d == nil {
+		return nil, pathErr("open", name, fs.ErrNotExist)
+	}
+	if _, isDir := m.dirs[clean(name)]; isDir {
+		return nil, pathErr("open", name, fs.ErrExist)
+	}
+	n := d.entries[base]
+	if n == nil {
+		n = &memNode{}
+		op := dirOp{kind: dirAdd, name: base, node: n}
+		op.apply(d.entries)
+		d.pending = append(d.pending, op)
+	}
+	if m.locks[n] != nil {
+		return nil, pathErr("flock", name, ErrLocked)
+	}
+	f := &memFile{m: m, n: n, name: name, rw: true, locked: true}
+	m.locks[n] = f
+	return f, nil
 }
 
 // Open implements FS.

@@ -18,6 +18,7 @@ type memFile struct {
 	pos    int64
 	rw     bool
 	closed bool
+	locked bool // the handle holds the file's lock (Mem.Lock)
 }
 
 var _ File = (*memFile)(nil)
@@ -167,6 +168,9 @@ func (f *memFile) Close() error {
 		return pathErr("close", f.name, fs.ErrClosed)
 	}
 	f.closed = true
+	if f.locked && f.m.locks[f.n] == f {
+		delete(f.m.locks, f.n) // released even if the close fails, as with close(2)
+	}
 	if hit != nil && hit.short < 0 {
 		return pathErr("close", f.name, hit.err)
 	}

@@ -9,7 +9,10 @@ import (
 // OS is the FS of the real operating system.
 type OS struct{}
 
-var _ FS = OS{}
+var (
+	_ FS     = OS{}
+	_ Locker = OS{}
+)
 
 // Create implements FS.
 func (OS) Create(name string) (File, error) {

@@ -1,6 +1,7 @@
 package vfs
 
 import (
+	"errors"
 	"io"
 )
 
@@ -58,6 +59,25 @@ type File interface {
 	Name() string
 }
 
+// Locker is the optional capability of an FS to lock a file exclusively,
+// the way a server keeps a second process off its data directory. Both OS
+// and Mem implement it.
+type Locker interface {
+	// Lock opens the named file for reading and writing, creating it if it
+	// does not exist and never truncating it, and takes an exclusive lock on
+	// it without waiting. Closing the returned File releases the lock; so
+	// does the end of the process (or, for Mem, a crash: CrashClone copies
+	// no lock), so a lock file left behind by a dead holder never blocks
+	// anyone. When another holder (another process, or another open File
+	// of this process) has the lock, Lock fails at once with an error
+	// matching ErrLocked.
+	Lock(name string) (File, error)
+}
+
+// ErrLocked is matched (errors.Is) by the error of Locker.Lock when
+// another holder has the lock.
+var ErrLocked = errors.New("locked by another holder")
+
 // Info describes a directory entry.
 type Info struct {
 	Name  string // base name
@@ -85,6 +105,7 @@ const (
 	OpList
 	OpStat
 	OpSyncDir
+	OpLock
 )
 
 var opNames = [...]string{
@@ -103,6 +124,7 @@ var opNames = [...]string{
 	OpList:        "list",
 	OpStat:        "stat",
 	OpSyncDir:     "syncdir",
+	OpLock:        "lock",
 }
 
 func (o Op) String() string {
