@@ -89,7 +89,7 @@ func TestClusterConfigs(t *testing.T) {
 		for i, n := range f.Voters() {
 			id := i + 1
 			want := Node{
-				ID: id, Site: DefaultSiteName, Role: RoleVoter,
+				ID: uint64(id), Site: DefaultSiteName, Role: RoleVoter,
 				Client:   "127.0.0.1:" + itoa(2180+id),
 				Peer:     "127.0.0.1:" + itoa(2887+id),
 				Election: "127.0.0.1:" + itoa(3887+id),

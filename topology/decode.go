@@ -25,34 +25,35 @@ func Load(path string) (*File, error) {
 
 // Parse decodes a topology file, fills in defaults and validates it. filename
 // only labels problems. On any problem it returns a nil File and a
-// *ValidationError listing every problem at once: unknown keys, values of the
+// errors.Join of *FieldError values listing every problem at once, sorted by
+// line: unknown keys, values of the
 // wrong type, and everything Validate reports. A TOML syntax error stops
 // there and is reported alone, at the line and column the TOML parser gives.
 func Parse(data []byte, filename string) (*File, error) {
 	if len(data) > MaxFileSize {
-		return nil, asError([]*Problem{{File: filename,
-			Msg: fmt.Sprintf("file is %d bytes; a topology file is at most %d", len(data), MaxFileSize)}})
+		return nil, asError([]*FieldError{{File: filename,
+			Problem: fmt.Sprintf("file is %d bytes; a topology file is at most %d", len(data), MaxFileSize)}})
 	}
 	lines, deepLine := scanLinesDepth(data)
 	if deepLine > 0 {
-		return nil, asError([]*Problem{{File: filename, Line: deepLine,
-			Msg: fmt.Sprintf("nested too deeply (more than %d levels of arrays, inline tables or key parts)", maxValueDepth)}})
+		return nil, asError([]*FieldError{{File: filename, Line: deepLine,
+			Problem: fmt.Sprintf("nested too deeply (more than %d levels of arrays, inline tables or key parts)", maxValueDepth)}})
 	}
 	var raw map[string]any
 	if _, err := toml.Decode(string(data), &raw); err != nil {
-		p := &Problem{File: filename, Msg: err.Error(), Err: err}
+		p := &FieldError{File: filename, Problem: err.Error(), Err: err}
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			p.Line, p.Col, p.Msg = pe.Position.Line, pe.Position.Col, pe.Message
+			p.Line, p.Col, p.Problem = pe.Position.Line, pe.Position.Col, pe.Message
 		}
-		return nil, asError([]*Problem{p})
+		return nil, asError([]*FieldError{p})
 	}
 	d := &decoder{file: filename, lines: lines, bad: map[string]bool{}}
 	f := d.decodeFile(raw)
 	f.Path, f.lines = filename, d.lines
 	problems := d.problems
 	for _, p := range f.problems() {
-		if !d.bad[p.Key] { // a value that failed to decode is reported once
+		if !d.bad[p.Field] { // a value that failed to decode is reported once
 			problems = append(problems, p)
 		}
 	}
@@ -63,20 +64,20 @@ func Parse(data []byte, filename string) (*File, error) {
 }
 
 // decoder turns the generic map the TOML parser produces into a File,
-// collecting a Problem for every unknown key and mistyped value instead of
+// collecting a FieldError for every unknown key and mistyped value instead of
 // stopping at the first.
 type decoder struct {
 	file     string
 	lines    lineIndex
-	problems []*Problem
+	problems []*FieldError
 	bad      map[string]bool // keys with a decode problem
 }
 
 func (d *decoder) problemf(k keyPath, format string, args ...any) {
 	key := k.String()
 	d.bad[key] = true
-	d.problems = append(d.problems, &Problem{
-		File: d.file, Line: d.lines.line(k), Key: key, Msg: fmt.Sprintf(format, args...),
+	d.problems = append(d.problems, &FieldError{
+		File: d.file, Line: d.lines.line(k), Field: key, Problem: fmt.Sprintf(format, args...),
 	})
 }
 
@@ -259,6 +260,7 @@ var clusterFields = map[string]field[Cluster]{
 	"snap_retain_count":        integer(func(c *Cluster) *int { return &c.SnapRetainCount }),
 	"purge_interval":           duration(func(c *Cluster) *time.Duration { return &c.PurgeInterval }),
 	"global_outstanding_limit": integer(func(c *Cluster) *int { return &c.GlobalOutstandingLimit }),
+	"session_secret_file":      str(func(c *Cluster) *string { return &c.SessionSecretFile }),
 }
 
 var siteFields = map[string]field[Site]{
@@ -267,7 +269,7 @@ var siteFields = map[string]field[Site]{
 }
 
 var nodeFields = map[string]field[Node]{
-	"id":       integer(func(n *Node) *int { return &n.ID }),
+	"id":       decodeID,
 	"site":     str(func(n *Node) *string { return &n.Site }),
 	"role":     decodeRole,
 	"client":   str(func(n *Node) *string { return &n.Client }),
@@ -288,6 +290,21 @@ var nodeFields = map[string]field[Node]{
 			n.LogLevel = lvl
 		}
 	},
+}
+
+// decodeID accepts a TOML integer that fits a server id's uint64; the range
+// 1..254 is Validate's.
+func decodeID(d *decoder, k keyPath, v any, n *Node) {
+	i, ok := v.(int64)
+	if !ok {
+		d.problemf(k, "must be an integer in %d..%d, got %s", MinNodeID, MaxNodeID, describe(v))
+		return
+	}
+	if i < 0 {
+		d.problemf(k, "id %d is negative: ids are in %d..%d", i, MinNodeID, MaxNodeID)
+		return
+	}
+	n.ID = uint64(i)
 }
 
 func decodeRole(d *decoder, k keyPath, v any, n *Node) {

@@ -7,10 +7,11 @@
 // the --id flag (or its absence, for a one-node file) into that server's Node.
 //
 // Parse and Load decode a file, fill in defaults and validate it, reporting
-// every problem at once as a *ValidationError of *Problem values, each naming
-// its key path ("node[2].client") and its line in the file. Warnings (legal but
-// suspicious layouts) come separately from File.Warnings. CONFIG.md in this
-// folder is the reference of every key.
+// every problem at once as an errors.Join of *FieldError values (FieldErrors
+// lists them), each naming its key path ("node[2].client") and its line in
+// the file, and matching ErrInvalidConfig. Warnings (legal but suspicious
+// layouts) come separately from File.Warnings. CONFIG.md in this folder is
+// the reference of every key.
 //
 // The package owns the file format only. It imports the standard library,
 // BurntSushi/toml and hclog, and must never import anything under core/,

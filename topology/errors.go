@@ -2,7 +2,6 @@ package topology
 
 import (
 	"errors"
-	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -11,7 +10,7 @@ import (
 // Sentinel errors, for errors.Is.
 var (
 	// ErrInvalidConfig matches every error Parse, Load and Validate return
-	// about the content of a file, and every *Problem.
+	// about the content of a file, and every *FieldError.
 	ErrInvalidConfig = errors.New("topology: invalid config")
 	// ErrSyntax matches a TOML syntax error (also ErrInvalidConfig).
 	ErrSyntax = errors.New("topology: TOML syntax error")
@@ -23,96 +22,92 @@ var (
 	ErrIDRequired = errors.New("topology: --id is required")
 )
 
-// Problem is one thing wrong (or, as a warning, suspicious) in a topology
-// file.
-type Problem struct {
-	File string // file name given to Parse/Load; "" for a File built in code
-	Line int    // 1-based line; 0 when unknown (key absent, File built in code)
-	Col  int    // 1-based column; only set for TOML syntax errors
-	// Key is the key path the problem is about: "cluster.tick",
+// FieldError is one thing wrong (or, as a warning, suspicious) in a
+// topology file: the key it is about, the problem, and where the file has
+// it. It has the shape of the other packages' FieldErrors (core/zab,
+// core/server, storage) plus the location, and matches ErrInvalidConfig.
+type FieldError struct {
+	// Field is the key path the problem is about: "cluster.tick",
 	// "site[1].name", "node[2].client" ([[site]] and [[node]] tables are
 	// counted from 0 in file order); "" for a syntax error.
-	Key string
-	Msg string
+	Field   string
+	Problem string
+	File    string // file name given to Parse/Load; "" for a File built in code
+	Line    int    // 1-based line; 0 when unknown (key absent, File built in code)
+	Col     int    // 1-based column; only set for TOML syntax errors
 	// Err is the underlying error, if any (a toml.ParseError for syntax
 	// errors).
 	Err error
 }
 
-// Error formats the problem as "file:line:col: key: msg", leaving out what is
-// unknown.
-func (p *Problem) Error() string {
+// Error formats the problem as "file:line:col: field: problem", leaving out
+// what is unknown; without a file or line, as the other packages do:
+// "topology: config field: problem".
+func (e *FieldError) Error() string {
 	var b strings.Builder
-	loc := p.File
-	if p.Line > 0 {
+	loc := e.File
+	if e.Line > 0 {
 		if loc == "" {
-			loc = "line " + strconv.Itoa(p.Line)
+			loc = "line " + strconv.Itoa(e.Line)
 		} else {
-			loc += ":" + strconv.Itoa(p.Line)
+			loc += ":" + strconv.Itoa(e.Line)
 		}
-		if p.Col > 0 {
-			loc += ":" + strconv.Itoa(p.Col)
+		if e.Col > 0 {
+			loc += ":" + strconv.Itoa(e.Col)
 		}
 	}
-	if loc != "" {
-		b.WriteString(loc)
-		b.WriteString(": ")
+	if loc == "" {
+		loc = "topology: config"
+	} else {
+		loc += ":"
 	}
-	if p.Key != "" {
-		b.WriteString(p.Key)
-		b.WriteString(": ")
+	b.WriteString(loc)
+	if e.Field != "" {
+		b.WriteString(" ")
+		b.WriteString(e.Field)
+		b.WriteString(":")
 	}
-	b.WriteString(p.Msg)
+	b.WriteString(" ")
+	b.WriteString(e.Problem)
 	return b.String()
 }
 
-// Is makes every Problem match ErrInvalidConfig, and syntax problems match
-// ErrSyntax.
-func (p *Problem) Is(target error) bool {
-	if target == ErrInvalidConfig {
-		return true
+// Unwrap makes every FieldError match ErrInvalidConfig, a syntax error
+// ErrSyntax too, and exposes the underlying error.
+func (e *FieldError) Unwrap() []error {
+	errs := []error{ErrInvalidConfig}
+	if e.Field == "" && e.Err != nil {
+		errs = append(errs, ErrSyntax)
 	}
-	return target == ErrSyntax && p.Key == "" && p.Err != nil
-}
-
-// Unwrap returns the underlying error, if any.
-func (p *Problem) Unwrap() error { return p.Err }
-
-// ValidationError lists every problem found in a file. It matches
-// ErrInvalidConfig, and errors.As finds each *Problem through it.
-type ValidationError struct {
-	Problems []*Problem // sorted by line; problems without a line come last
-}
-
-// Error returns one problem per line.
-func (e *ValidationError) Error() string {
-	if len(e.Problems) == 1 {
-		return e.Problems[0].Error()
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "%d problems:", len(e.Problems))
-	for _, p := range e.Problems {
-		b.WriteString("\n\t")
-		b.WriteString(p.Error())
-	}
-	return b.String()
-}
-
-// Is reports whether target is ErrInvalidConfig.
-func (e *ValidationError) Is(target error) bool { return target == ErrInvalidConfig }
-
-// Unwrap returns the problems, so errors.Is and errors.As look into them.
-func (e *ValidationError) Unwrap() []error {
-	errs := make([]error, len(e.Problems))
-	for i, p := range e.Problems {
-		errs[i] = p
+	if e.Err != nil {
+		errs = append(errs, e.Err)
 	}
 	return errs
 }
 
+// FieldErrors returns the *FieldError values err holds (an error returned
+// by Parse, Load or Validate), in order; nil for any other error.
+func FieldErrors(err error) []*FieldError {
+	var out []*FieldError
+	var walk func(error)
+	walk = func(err error) {
+		if fe, ok := err.(*FieldError); ok {
+			out = append(out, fe)
+			return
+		}
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, e := range j.Unwrap() {
+				walk(e)
+			}
+		}
+	}
+	walk(err)
+	return out
+}
+
 // sortProblems orders problems by line (unknown lines last), keeping the
 // order in which they were found among equals.
-func sortProblems(ps []*Problem) {
+func sortProblems(ps []*FieldError) {
 	sort.SliceStable(ps, func(i, j int) bool {
 		li, lj := ps[i].Line, ps[j].Line
 		if li == 0 || lj == 0 {
@@ -122,11 +117,16 @@ func sortProblems(ps []*Problem) {
 	})
 }
 
-// asError returns nil for no problems, else a sorted *ValidationError.
-func asError(ps []*Problem) error {
+// asError returns nil for no problems, else the problems sorted by line in
+// an errors.Join (one problem per line of its message).
+func asError(ps []*FieldError) error {
 	if len(ps) == 0 {
 		return nil
 	}
 	sortProblems(ps)
-	return &ValidationError{Problems: ps}
+	errs := make([]error, len(ps))
+	for i, p := range ps {
+		errs[i] = p
+	}
+	return errors.Join(errs...)
 }

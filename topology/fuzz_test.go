@@ -32,7 +32,7 @@ func addSeeds(f *testing.F) {
 }
 
 // FuzzParse: Parse never panics; a success validates cleanly, a failure is a
-// *ValidationError whose problems point at lines of the input.
+// list of *FieldError values pointing at lines of the input.
 func FuzzParse(f *testing.F) {
 	addSeeds(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -56,13 +56,13 @@ func FuzzParse(f *testing.F) {
 		if file != nil {
 			t.Fatal("File returned with an error")
 		}
-		var ve *ValidationError
-		if !errors.As(err, &ve) || len(ve.Problems) == 0 || !errors.Is(err, ErrInvalidConfig) {
-			t.Fatalf("error %T %v is not a non-empty *ValidationError", err, err)
+		ps := FieldErrors(err)
+		if len(ps) == 0 || !errors.Is(err, ErrInvalidConfig) {
+			t.Fatalf("error %T %v holds no *FieldError", err, err)
 		}
 		maxLine := bytes.Count(data, []byte("\n")) + 1
-		for _, p := range ve.Problems {
-			if p.Line < 0 || p.Line > maxLine || p.Msg == "" || p.Error() == "" {
+		for _, p := range ps {
+			if p.Line < 0 || p.Line > maxLine || p.Problem == "" || p.Error() == "" {
 				t.Fatalf("bad problem %+v (input has %d lines)", p, maxLine)
 			}
 		}

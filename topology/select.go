@@ -7,7 +7,7 @@ import (
 )
 
 // Node returns the node with the given id. The pointer is into f.Nodes.
-func (f *File) Node(id int) (*Node, error) {
+func (f *File) Node(id uint64) (*Node, error) {
 	for i := range f.Nodes {
 		if f.Nodes[i].ID == id {
 			return &f.Nodes[i], nil
@@ -19,7 +19,7 @@ func (f *File) Node(id int) (*Node, error) {
 // SelectNode picks the node this server runs as, given the --id flag (0 when
 // the flag was not given): with an id, that node; without one, the file's
 // only node, or ErrIDRequired when the file has several.
-func (f *File) SelectNode(id int) (*Node, error) {
+func (f *File) SelectNode(id uint64) (*Node, error) {
 	if id != 0 {
 		return f.Node(id)
 	}
@@ -102,7 +102,7 @@ func (f *File) name() string {
 func (f *File) idList() string {
 	ids := make([]string, len(f.Nodes))
 	for i, n := range f.Nodes {
-		ids[i] = strconv.Itoa(n.ID)
+		ids[i] = strconv.FormatUint(n.ID, 10)
 	}
 	return strings.Join(ids, ", ")
 }

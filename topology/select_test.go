@@ -35,25 +35,28 @@ func TestValidateFileBuiltInCode(t *testing.T) {
 	f.Cluster.Tick = 0
 	f.Nodes[0].Role = 0
 	err := f.Validate()
-	var ve *ValidationError
-	if !errors.As(err, &ve) || !errors.Is(err, ErrInvalidConfig) {
+	if !errors.Is(err, ErrInvalidConfig) {
 		t.Fatalf("err = %v", err)
 	}
 	keys := []string{}
-	for _, p := range ve.Problems {
+	for _, p := range FieldErrors(err) {
 		if p.Line != 0 || p.File != "" {
 			t.Errorf("problem %v has a location", p)
 		}
-		keys = append(keys, p.Key)
+		// Without a location, the shape of the other packages' FieldErrors.
+		if want := "topology: config " + p.Field + ": " + p.Problem; p.Error() != want {
+			t.Errorf("Error() = %q, want %q", p.Error(), want)
+		}
+		keys = append(keys, p.Field)
 	}
 	want := "cluster.tick node[0].role node[0].client node[0].data_dir"
 	if got := strings.Join(keys, " "); got != want {
 		t.Errorf("keys = %q, want %q", got, want)
 	}
 	// errors.As reaches each problem through the list.
-	var p *Problem
-	if !errors.As(err, &p) || p.Key != "cluster.tick" {
-		t.Errorf("errors.As(*Problem) = %v", p)
+	var p *FieldError
+	if !errors.As(err, &p) || p.Field != "cluster.tick" {
+		t.Errorf("errors.As(*FieldError) = %v", p)
 	}
 }
 

@@ -55,6 +55,13 @@ type Cluster struct {
 	SnapRetainCount        int           // snap_retain_count: snapshots kept by purge
 	PurgeInterval          time.Duration // purge_interval: 0 = never purge
 	GlobalOutstandingLimit int           // global_outstanding_limit
+
+	// SessionSecretFile (session_secret_file) is a file holding the secret
+	// that keys session passwords, read by every server at start; "" = the
+	// voters agree on a random secret through the replicated state. Like
+	// data_dir, a relative path is relative to the working directory of
+	// the process. The file itself is checked when a server starts.
+	SessionSecretFile string
 }
 
 // Site is one [[site]] table: a datacenter or region.
@@ -65,7 +72,7 @@ type Site struct {
 
 // Node is one [[node]] table: one zoogate server.
 type Node struct {
-	ID   int    // id: 1..254
+	ID   uint64 // id: 1..254 (the server id of core/zab and core/peer)
 	Site string // site: defaults to the primary site
 	Role Role   // role: defaults to RoleVoter
 
@@ -75,10 +82,12 @@ type Node struct {
 	Gossip   string // gossip: host:port for memberlist ("" = no gossip)
 	WAN      string // wan: host:port for QUIC across sites (required for relays)
 
-	// DataDir holds snapshots and epochs. Relative paths are relative to the
+	// DataDir holds snapshots, epochs and a LOCK file (and the log unless
+	// LogDir is another directory). Relative paths are relative to the
 	// working directory of the process, not to the topology file.
 	DataDir string
-	// LogDir holds the transaction log; it defaults to DataDir.
+	// LogDir holds the transaction log, in its log/ subdirectory; it
+	// defaults to DataDir.
 	LogDir string
 	// LogLevel is this server's log level (default info).
 	LogLevel hclog.Level
@@ -163,7 +172,10 @@ var KnownFourLetterWords = []string{
 var DefaultFourLetterWords = []string{"ruok", "srvr", "stat", "mntr", "conf", "envi", "isro"}
 
 // DefaultClusterConfig returns the [cluster] settings used for every key a
-// file leaves out.
+// file leaves out. They are the server's defaults (core/server's
+// DefaultConfig, core/zab's for init_limit and sync_limit), held here too
+// because topology imports no zoogate package; cmd/zoogate's
+// TestTopologyDefaultsMatchServer keeps the two equal.
 func DefaultClusterConfig() Cluster {
 	const tick = 2 * time.Second
 	return Cluster{
@@ -200,8 +212,9 @@ func (c *Cluster) FourLetterWordEnabled(cmd string) bool {
 
 // Standalone returns the profile of a single voter (id 1) in the implicit
 // primary site, serving clients on clientAddr and keeping its data in
-// dataDir, with default cluster settings. It is what `zoogate serve` without
-// a --config runs.
+// dataDir, with default cluster settings: the same settings `zoogate serve`
+// runs without a --config (it starts from the server's DefaultConfig; a
+// test in cmd/zoogate checks that the two agree).
 func Standalone(clientAddr, dataDir string) *File {
 	c := DefaultClusterConfig()
 	c.Name = "standalone"

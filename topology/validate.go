@@ -11,10 +11,11 @@ import (
 	"github.com/hashicorp/go-hclog"
 )
 
-// Validate checks the whole File and returns nil or a *ValidationError that
-// lists every problem at once, each naming its key path and, for a File that
-// came from Parse or Load, the line where the key (or its table) appears.
-// Parse already calls it; call it again after changing a File in code.
+// Validate checks the whole File and returns nil or an errors.Join of
+// *FieldError values, every problem at once, sorted by line: each names its
+// key path and, for a File that came from Parse or Load, the line where the
+// key (or its table) appears. Parse already calls it; call it again after
+// changing a File in code.
 func (f *File) Validate() error {
 	return asError(f.problems())
 }
@@ -22,7 +23,7 @@ func (f *File) Validate() error {
 // Warnings returns what is legal but probably unintended (an even or zero
 // number of voters, a remote site with observers but no relay, a site without
 // nodes), sorted by line. They never make Validate fail.
-func (f *File) Warnings() []*Problem {
+func (f *File) Warnings() []*FieldError {
 	c := &checker{f: f}
 	c.warnings()
 	sortProblems(c.out)
@@ -32,12 +33,12 @@ func (f *File) Warnings() []*Problem {
 // checker collects problems about one File.
 type checker struct {
 	f   *File
-	out []*Problem
+	out []*FieldError
 }
 
 func (c *checker) add(k keyPath, format string, args ...any) {
-	c.out = append(c.out, &Problem{
-		File: c.f.Path, Line: c.f.lines.line(k), Key: k.String(), Msg: fmt.Sprintf(format, args...),
+	c.out = append(c.out, &FieldError{
+		File: c.f.Path, Line: c.f.lines.line(k), Field: k.String(), Problem: fmt.Sprintf(format, args...),
 	})
 }
 
@@ -49,7 +50,7 @@ func (c *checker) ref(k keyPath) string {
 	return k.String()
 }
 
-func (f *File) problems() []*Problem {
+func (f *File) problems() []*FieldError {
 	c := &checker{f: f}
 	c.cluster()
 	c.sites()
@@ -204,13 +205,21 @@ func (c *checker) nodes() {
 		return
 	}
 	voters := len(f.Voters())
+	// Voters need a peer address when they replicate: to each other, or to
+	// the primary site's observers, which dial them.
+	replicated := voters > 1
+	if p := f.PrimarySite(); p != nil {
+		for _, o := range f.Observers() {
+			replicated = replicated || o.Site == p.Name
+		}
+	}
 	sites := map[string]*Site{}
 	for i := range f.Sites {
 		if _, dup := sites[f.Sites[i].Name]; !dup {
 			sites[f.Sites[i].Name] = &f.Sites[i]
 		}
 	}
-	ids := map[int]int{}
+	ids := map[uint64]int{}
 	addrs := map[string]keyPath{}
 	dirs := map[string]keyPath{}
 	for i := range f.Nodes {
@@ -220,7 +229,7 @@ func (c *checker) nodes() {
 		clientHost := ""
 		for _, l := range []listener{
 			{"client", n.Client, true, false},
-			{"peer", n.Peer, n.Role == RoleVoter && voters > 1, true},
+			{"peer", n.Peer, n.Role == RoleVoter && replicated, true},
 			{"election", n.Election, n.Role == RoleVoter && voters > 1, true},
 			{"gossip", n.Gossip, false, true},
 			{"wan", n.WAN, n.Role == RoleRelay, true},
@@ -239,7 +248,7 @@ func (c *checker) nodes() {
 	}
 }
 
-func (c *checker) nodeID(i int, n *Node, ids map[int]int) {
+func (c *checker) nodeID(i int, n *Node, ids map[uint64]int) {
 	k := nodeKey(i, "id")
 	switch j, dup := ids[n.ID]; {
 	case n.ID == 0 && c.f.lines.exact(k) == 0:
@@ -309,6 +318,9 @@ func (c *checker) address(i int, l listener, seen map[string]keyPath) string {
 func requiredWhy(name string) string {
 	switch name {
 	case "peer", "election":
+		if name == "peer" {
+			return " for a voter when there is more than one voter or an observer in the primary site"
+		}
 		return " for a voter when there is more than one voter"
 	case "wan":
 		return " for a relay"

@@ -14,7 +14,7 @@ type want struct {
 }
 
 // problemsOf parses src and returns the problems of the error.
-func problemsOf(t *testing.T, src string) []*Problem {
+func problemsOf(t *testing.T, src string) []*FieldError {
 	t.Helper()
 	f, err := Parse([]byte(src), "test.toml")
 	if err == nil {
@@ -26,15 +26,15 @@ func problemsOf(t *testing.T, src string) []*Problem {
 	if !errors.Is(err, ErrInvalidConfig) {
 		t.Fatalf("errors.Is(err, ErrInvalidConfig) = false for %v", err)
 	}
-	var ve *ValidationError
-	if !errors.As(err, &ve) {
-		t.Fatalf("error %T is not a *ValidationError", err)
+	ps := FieldErrors(err)
+	if len(ps) == 0 {
+		t.Fatalf("error %T holds no *FieldError", err)
 	}
-	return ve.Problems
+	return ps
 }
 
 // expectProblems checks that got holds exactly the wanted problems, in order.
-func expectProblems(t *testing.T, got []*Problem, wants ...want) {
+func expectProblems(t *testing.T, got []*FieldError, wants ...want) {
 	t.Helper()
 	if len(got) != len(wants) {
 		t.Errorf("got %d problems, want %d:", len(got), len(wants))
@@ -45,9 +45,9 @@ func expectProblems(t *testing.T, got []*Problem, wants ...want) {
 	}
 	for i, w := range wants {
 		p := got[i]
-		if p.Key != w.key || p.Line != w.line || !strings.Contains(p.Msg, w.msg) {
+		if p.Field != w.key || p.Line != w.line || !strings.Contains(p.Problem, w.msg) {
 			t.Errorf("problem %d = {key %q line %d msg %q}, want {key %q line %d msg containing %q}",
-				i, p.Key, p.Line, p.Msg, w.key, w.line, w.msg)
+				i, p.Field, p.Line, p.Problem, w.key, w.line, w.msg)
 		}
 		if p.File != "test.toml" {
 			t.Errorf("problem %d: File = %q", i, p.File)
@@ -140,8 +140,8 @@ func TestValidationRules(t *testing.T) {
 			[]want{{"node[0].id", 2, "id 0 is out of range 1..254"}}},
 		{"id too big", "[[node]]\nid = 255\nclient = \"127.0.0.1:2181\"\ndata_dir = \"d\"\n",
 			[]want{{"node[0].id", 2, "id 255 is out of range 1..254"}}},
-		{"duplicate id", node1 + "\n[[node]]\nid = 1\nrole = \"observer\"\nclient = \"127.0.0.1:2182\"\ndata_dir = \"d2\"\n",
-			[]want{{"node[1].id", 7, "duplicate id 1 (also node[0].id at line 2)"}}},
+		{"duplicate id", node1 + "peer = \"127.0.0.1:2888\"\n\n[[node]]\nid = 1\nrole = \"observer\"\nclient = \"127.0.0.1:2182\"\ndata_dir = \"d2\"\n",
+			[]want{{"node[1].id", 8, "duplicate id 1 (also node[0].id at line 2)"}}},
 		{"client missing", "[[node]]\nid = 1\ndata_dir = \"d\"\n",
 			[]want{{"node[0].client", 1, "is required (host:port)"}}},
 		{"client without port", "[[node]]\nid = 1\nclient = \"127.0.0.1\"\ndata_dir = \"d\"\n",
@@ -158,14 +158,14 @@ func TestValidationRules(t *testing.T) {
 			[]want{{"node[0].client", 3, `host "bad_host" is neither an IP address nor a valid host name`}}},
 		{"wildcard peer", node1 + "peer = \"0.0.0.0:2888\"\n",
 			[]want{{"node[0].peer", 5, "wildcard address"}}},
-		{"duplicate address across nodes", node1 + "gossip = \"127.0.0.1:7946\"\n\n[[node]]\nid = 2\nrole = \"observer\"\nclient = \"127.0.0.1:7946\"\ndata_dir = \"d2\"\n",
-			[]want{{"node[1].client", 10, "address 127.0.0.1:7946 is already used by node[0].gossip at line 5"}}},
+		{"duplicate address across nodes", node1 + "gossip = \"127.0.0.1:7946\"\npeer = \"127.0.0.1:2888\"\n\n[[node]]\nid = 2\nrole = \"observer\"\nclient = \"127.0.0.1:7946\"\ndata_dir = \"d2\"\n",
+			[]want{{"node[1].client", 11, "address 127.0.0.1:7946 is already used by node[0].gossip at line 5"}}},
 		{"duplicate address within a node", "[[node]]\nid = 1\nclient = \"localhost:2181\"\ngossip = \"LOCALHOST:2181\"\ndata_dir = \"d\"\n",
 			[]want{{"node[0].gossip", 4, "address localhost:2181 is already used by node[0].client at line 3"}}},
 		{"data_dir missing", "[[node]]\nid = 1\nclient = \"127.0.0.1:2181\"\n",
 			[]want{{"node[0].data_dir", 1, "is required"}}},
-		{"shared data_dir on one host", node1 + "\n[[node]]\nid = 2\nrole = \"observer\"\nclient = \"127.0.0.1:2182\"\ndata_dir = \"./d1\"\n",
-			[]want{{"node[1].data_dir", 10, `directory "./d1" is also node[0].data_dir at line 4, on the same host 127.0.0.1`}}},
+		{"shared data_dir on one host", node1 + "peer = \"127.0.0.1:2888\"\n\n[[node]]\nid = 2\nrole = \"observer\"\nclient = \"127.0.0.1:2182\"\ndata_dir = \"./d1\"\n",
+			[]want{{"node[1].data_dir", 11, `directory "./d1" is also node[0].data_dir at line 4, on the same host 127.0.0.1`}}},
 		{"bad log level", node1 + "log_level = \"loud\"\n",
 			[]want{{"node[0].log_level", 5, `unknown log level "loud"`}}},
 		{"unknown role", "[[node]]\nid = 1\nrole = \"leader\"\nclient = \"127.0.0.1:2181\"\ndata_dir = \"d\"\n",
@@ -194,7 +194,7 @@ func TestValidationRules(t *testing.T) {
 			[]want{{"site", 1, "no primary site"}}},
 		{"site name missing", "[[site]]\nprimary = true\n" + node1,
 			[]want{{"site[0].name", 1, "is required"}}},
-		{"inline tables", "cluster = { tick = \"soon\" }\nnode = [\n  { id = 1, client = \"127.0.0.1:2181\", data_dir = \"d\" },\n  { id = 1, role = \"observer\", client = \"127.0.0.1:2182\", data_dir = \"e\" },\n]\n",
+		{"inline tables", "cluster = { tick = \"soon\" }\nnode = [\n  { id = 1, client = \"127.0.0.1:2181\", peer = \"127.0.0.1:2888\", data_dir = \"d\" },\n  { id = 1, role = \"observer\", client = \"127.0.0.1:2182\", data_dir = \"e\" },\n]\n",
 			[]want{{"cluster.tick", 1, `invalid duration "soon"`}, {"node[1].id", 4, "duplicate id 1"}}},
 		{"dotted keys", "cluster.tick = \"1x\"\n" + node1,
 			[]want{{"cluster.tick", 1, `invalid duration "1x"`}}},
@@ -214,12 +214,12 @@ func TestSyntaxErrorKeepsTOMLPosition(t *testing.T) {
 	if !errors.Is(err, ErrSyntax) || !errors.Is(err, ErrInvalidConfig) {
 		t.Fatalf("err = %v, want ErrSyntax and ErrInvalidConfig", err)
 	}
-	var ve *ValidationError
-	if !errors.As(err, &ve) || len(ve.Problems) != 1 {
+	ps := FieldErrors(err)
+	if len(ps) != 1 {
 		t.Fatalf("err = %#v, want one problem", err)
 	}
-	p := ve.Problems[0]
-	if p.Line != 3 || p.Col < 1 || p.File != "bad.toml" || p.Key != "" {
+	p := ps[0]
+	if p.Line != 3 || p.Col < 1 || p.File != "bad.toml" || p.Field != "" {
 		t.Errorf("problem = %+v, want line 3 with a column in bad.toml", p)
 	}
 	if !strings.HasPrefix(p.Error(), "bad.toml:3:") {
