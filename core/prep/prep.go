@@ -35,6 +35,9 @@ type Request struct {
 	Multi     []proto.MultiOp
 	Timeout   int32      // createSession: negotiated timeout
 	Auth      []proto.ID // the caller's identities
+	// Secret is the new session secret of a txn.OpSessionSecret request,
+	// which only the server itself makes (never a client, never forwarded).
+	Secret []byte
 }
 
 // change is an outstanding (prepared, not applied) state of one path.
@@ -179,6 +182,12 @@ func (p *Prep) Prepare(req *Request, zxid, now int64) (*txn.Txn, error) {
 		body = &txn.CreateSession{Timeout: req.Timeout}
 	case proto.OpCloseSession:
 		body = &txn.CloseSession{Paths: v.closeSession(req.SessionID)}
+	case txn.OpSessionSecret:
+		if len(req.Secret) < txn.MinSessionSecretLen {
+			err = badArgs("session secret of %d bytes (at least %d)", len(req.Secret), txn.MinSessionSecretLen)
+			break
+		}
+		body = &txn.SessionSecret{Secret: req.Secret}
 	case proto.OpReconfig:
 		err = proto.ErrReconfigDisabled
 	default:

@@ -1,6 +1,7 @@
 package prep
 
 import (
+	"bytes"
 	"errors"
 	"testing"
 
@@ -214,5 +215,20 @@ func TestAppliedRetiresOnlyItsPrefix(t *testing.T) {
 	e.p.Applied(6)
 	if n := e.p.Outstanding(); n != 0 {
 		t.Fatalf("outstanding after applying everything: %d", n)
+	}
+}
+
+func TestPrepareSessionSecret(t *testing.T) {
+	p := New(Config{}, tree.New())
+	secret := bytes.Repeat([]byte{7}, txn.MinSessionSecretLen)
+	x, err := p.Prepare(&Request{Type: txn.OpSessionSecret, Secret: secret}, 1, 1000)
+	if err != nil || x.Type != txn.OpSessionSecret || !bytes.Equal(x.Body.(*txn.SessionSecret).Secret, secret) {
+		t.Fatalf("%+v %v", x, err)
+	}
+	// A request without a proper secret (say, one forwarded by a learner,
+	// which never carries it) becomes an error transaction.
+	x, err = p.Prepare(&Request{Type: txn.OpSessionSecret, Secret: secret[:16]}, 2, 1000)
+	if err == nil || x.Type != proto.OpError {
+		t.Fatalf("short secret prepared: %+v %v", x, err)
 	}
 }

@@ -2,8 +2,10 @@ package server
 
 import (
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/zoogate/zoogate/core/proto"
@@ -20,33 +22,66 @@ type session struct {
 
 // sessionTracker expires sessions in tick-sized buckets, like ZooKeeper's
 // ExpiryQueue: a session's deadline is rounded up to the next tick, so one
-// pass per tick expires whole buckets.
+// pass per tick expires whole buckets. It also holds the session secret,
+// the key of session passwords (secret.go).
 type sessionTracker struct {
 	mu      sync.Mutex
 	tick    int64 // ms
 	byID    map[int64]*session
 	buckets map[int64]map[int64]*session
 	nextID  int64
-	secret  []byte
+
+	key     atomic.Pointer[[]byte] // the session secret once known; never changes then
+	source  secretSource           // where an unknown key comes from; nil when it is fixed
+	onKey   func(key []byte)       // called once when the key becomes known from source
+	onStall func()                 // called once when a wait for the key lasts secretStall
+	closing <-chan struct{}        // the server's; ends a wait for the key
+	asked   atomic.Int64           // when source.request was last called, unix ms
+	stalled atomic.Bool            // onStall was called
 }
 
-func newSessionTracker(serverID int64, tick time.Duration, now time.Time, secret string) *sessionTracker {
-	if secret == "" {
-		secret = "zoogate-default-session-secret"
-	}
+// secretSource is the replicated state a tracker learns its key from when
+// none is configured (secret.go).
+type secretSource interface {
+	// current returns the agreed secret, nil while none is applied.
+	current() []byte
+	// request asks for a secret to be agreed on, if this server may
+	// propose one; it never blocks.
+	request()
+}
+
+// How often a server waiting for the replicated secret looks for it, and
+// how often it asks again for one to be proposed (the first proposal may be
+// lost with its leader).
+const (
+	secretPoll  = 5 * time.Millisecond
+	secretRetry = time.Second
+	secretStall = 10 * time.Second // then the wait is worth a warning
+)
+
+// newSessionTracker returns a tracker whose passwords are keyed by key, or,
+// when key is nil, by the secret src agrees on; closing ends waits for it.
+func newSessionTracker(serverID int64, tick time.Duration, now time.Time, key []byte, src secretSource, closing <-chan struct{}) *sessionTracker {
 	t := &sessionTracker{
 		tick:    tick.Milliseconds(),
 		byID:    make(map[int64]*session),
 		buckets: make(map[int64]map[int64]*session),
-		secret:  []byte(secret),
+		source:  src,
+		closing: closing,
+	}
+	if key != nil {
+		t.key.Store(&key)
 	}
 	// ZooKeeper's scheme: server id in the top byte, then the start time.
 	t.nextID = serverID<<56 | int64(uint64(now.UnixMilli())<<24>>8)
 	return t
 }
 
-// newID returns a fresh session id.
+// newID returns a fresh session id. It waits until the session secret is
+// known: no session is handed out with a password nobody can check later,
+// or one keyed by anything public.
 func (t *sessionTracker) newID() int64 {
+	t.waitKey()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	id := t.nextID
@@ -54,10 +89,67 @@ func (t *sessionTracker) newID() int64 {
 	return id
 }
 
-// password derives a session's 16-byte password from its id, so that any
-// server that knows the secret can check a reconnecting client.
+// setKey records the session secret, unless one is known already; it
+// reports whether it did.
+func (t *sessionTracker) setKey(key []byte) bool {
+	return t.key.CompareAndSwap(nil, &key)
+}
+
+// waitKey returns the session secret, waiting until the replicated state
+// holds one; nil only if the server closes first. It runs on connection
+// goroutines (a handshake), never on the one that applies transactions, so
+// the wait cannot hold up the proposal it waits for.
+func (t *sessionTracker) waitKey() []byte {
+	if k := t.key.Load(); k != nil {
+		return *k
+	}
+	if t.source == nil {
+		return nil // no key and nowhere to learn one: never built so (newSessions)
+	}
+	var poll *time.Ticker
+	start := time.Now()
+	for {
+		if k := t.source.current(); k != nil {
+			if t.setKey(k) && t.onKey != nil {
+				t.onKey(k)
+			}
+			return *t.key.Load()
+		}
+		now := time.Now().UnixMilli()
+		if last := t.asked.Load(); now-last >= secretRetry.Milliseconds() && t.asked.CompareAndSwap(last, now) {
+			t.source.request() // one waiter asks, at most once a second
+		}
+		if time.Since(start) >= secretStall && t.onStall != nil && t.stalled.CompareAndSwap(false, true) {
+			t.onStall()
+		}
+		if poll == nil {
+			poll = time.NewTicker(secretPoll)
+			defer poll.Stop()
+		}
+		select {
+		case <-poll.C:
+		case <-t.closing:
+			return nil
+		}
+		if k := t.key.Load(); k != nil {
+			return *k
+		}
+	}
+}
+
+// password derives a session's 16-byte password from its id: an HMAC-SHA256
+// keyed by the session secret, so that any server of the deployment can
+// check a reconnecting client and nobody without the secret can compute it.
+// It waits for the secret like newID.
 func (t *sessionTracker) password(id int64) []byte {
-	m := hmac.New(sha256.New, t.secret)
+	key := t.waitKey()
+	if key == nil {
+		// The server is closing: hand out nothing anyone could derive.
+		pw := make([]byte, proto.PasswordLen)
+		rand.Read(pw)
+		return pw
+	}
+	m := hmac.New(sha256.New, key)
 	var b [8]byte
 	for i := range b {
 		b[i] = byte(id >> (56 - 8*i))

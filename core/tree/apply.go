@@ -50,6 +50,14 @@ func (t *Tree) Apply(x *txn.Txn) (Result, error) {
 			}
 		}
 		delete(t.sessions, x.SessionID)
+	case *txn.SessionSecret:
+		// The first secret applied wins; a later one (a second proposal
+		// from a new leader that had not applied the first yet, or a log
+		// replayed over a snapshot that holds it) changes nothing, so
+		// every replica keeps the same secret.
+		if t.sessionSecret == nil && len(b.Secret) >= txn.MinSessionSecretLen {
+			t.sessionSecret = append([]byte(nil), b.Secret...)
+		}
 	case *txn.Multi:
 		if len(b.Ops) > 0 {
 			if _, failed := b.Ops[0].Body.(*txn.Error); failed {

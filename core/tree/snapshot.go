@@ -9,13 +9,15 @@ import (
 
 	"github.com/zoogate/zoogate/core/jute"
 	"github.com/zoogate/zoogate/core/proto"
+	"github.com/zoogate/zoogate/core/txn"
 )
 
 // Snapshot payload format (inside storage's snapshot file, which adds the
 // zxid header and the checksum trailer):
 //
-//	magic "ZGTREE01"
+//	magic "ZGTREE02"
 //	frame: sessions  = int count, then (long id, int timeout)*
+//	frame: meta      = int count, then (ustring key, buffer value)*
 //	frame: node*     = ustring path, buffer data, vector<ACL>, long czxid,
 //	                   long mzxid, long ctime, long mtime, int version,
 //	                   int storedCversion, int aversion, long owner, long pzxid
@@ -26,7 +28,20 @@ import (
 // while transactions were applied): the reader skips a node whose parent is
 // missing, and replaying the log from the snapshot's zxid repairs the rest,
 // because applying a transaction twice leaves the same tree.
-const snapMagic = "ZGTREE01"
+//
+// The meta frame holds the tree's persistent metadata by key; a reader
+// ignores keys it does not know. Keys (append-only):
+//
+//	"session_secret"  the deployment's session secret (txn.SessionSecret)
+//
+// Version 1 ("ZGTREE01", written before the meta frame existed) has no meta
+// frame; ReadSnapshot still reads it.
+const (
+	snapMagic   = "ZGTREE02"
+	snapMagicV1 = "ZGTREE01"
+
+	metaSessionSecret = "session_secret"
+)
 
 // ErrBadSnapshot reports a snapshot payload that does not decode.
 var ErrBadSnapshot = errors.New("tree: invalid snapshot")
@@ -52,6 +67,16 @@ func (t *Tree) NewSnapshotWriter(w io.Writer) (*SnapshotWriter, error) {
 	for id, to := range t.sessions {
 		sw.e.Long(id)
 		sw.e.Int(to)
+	}
+	if err := sw.frame(); err != nil {
+		return nil, err
+	}
+	if t.sessionSecret != nil {
+		sw.e.Int(1)
+		sw.e.String(metaSessionSecret)
+		sw.e.Buffer(t.sessionSecret)
+	} else {
+		sw.e.Int(0)
 	}
 	if err := sw.frame(); err != nil {
 		return nil, err
@@ -119,7 +144,7 @@ func (sw *SnapshotWriter) WriteBatch(t *Tree, n int) (done bool, err error) {
 func ReadSnapshot(r io.Reader, zxid int64) (*Tree, error) {
 	br := bufio.NewReaderSize(r, 256<<10)
 	magic := make([]byte, len(snapMagic))
-	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != snapMagic {
+	if _, err := io.ReadFull(br, magic); err != nil || (string(magic) != snapMagic && string(magic) != snapMagicV1) {
 		return nil, fmt.Errorf("%w: bad magic %q (%v)", ErrBadSnapshot, magic, err)
 	}
 	var buf []byte
@@ -163,6 +188,14 @@ func ReadSnapshot(r io.Reader, zxid int64) (*Tree, error) {
 	if d.Err() != nil {
 		return nil, fmt.Errorf("%w: sessions: %v", ErrBadSnapshot, d.Err())
 	}
+	if string(magic) != snapMagicV1 {
+		if d, err = next(); err != nil {
+			return nil, err
+		}
+		if err := t.readMeta(d); err != nil {
+			return nil, err
+		}
+	}
 	for {
 		frameOff := off
 		d, err := next()
@@ -200,4 +233,27 @@ func ReadSnapshot(r io.Reader, zxid int64) (*Tree, error) {
 	}
 	t.lastZxid = zxid
 	return t, nil
+}
+
+// readMeta reads the meta frame into t.
+func (t *Tree) readMeta(d *jute.Decoder) error {
+	n := d.VectorLen("meta", 8)
+	for i := 0; i < n && d.Err() == nil; i++ {
+		key := d.String("meta.key")
+		value := d.Buffer("meta.value")
+		if d.Err() != nil {
+			break
+		}
+		switch key {
+		case metaSessionSecret:
+			if len(value) < txn.MinSessionSecretLen {
+				return fmt.Errorf("%w: meta: session secret of %d bytes (at least %d)", ErrBadSnapshot, len(value), txn.MinSessionSecretLen)
+			}
+			t.sessionSecret = value
+		}
+	}
+	if err := d.Done("meta"); err != nil {
+		return fmt.Errorf("%w: meta: %v", ErrBadSnapshot, err)
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package tree
 import (
 	"bytes"
 	"errors"
+	"os"
 	"testing"
 
 	"github.com/zoogate/zoogate/core/proto"
@@ -117,6 +118,12 @@ func TestReadSnapshotRejectsGarbage(t *testing.T) {
 
 func FuzzReadSnapshot(f *testing.F) {
 	f.Add(writeSnap(f, sampleTree(f).t, 3))
+	withSecret := sampleTree(f)
+	withSecret.apply(f, txn.OpSessionSecret, &txn.SessionSecret{Secret: bytes.Repeat([]byte{9}, txn.MinSessionSecretLen)})
+	f.Add(writeSnap(f, withSecret.t, 3))
+	if old, err := os.ReadFile("testdata/snapshot-v1.bin"); err == nil {
+		f.Add(old)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		tr, err := ReadSnapshot(bytes.NewReader(b), 7)
 		if err != nil {
@@ -128,4 +135,87 @@ func FuzzReadSnapshot(f *testing.F) {
 			t.Fatalf("reload differs: %v", err)
 		}
 	})
+}
+
+// TestSnapshotKeepsSessionSecret checks that the session secret is written
+// in snapshots and read back, that the first applied secret wins, and that
+// it stays out of the digest.
+func TestSnapshotKeepsSessionSecret(t *testing.T) {
+	b := sampleTree(t)
+	digest := b.t.Digest()
+	first := bytes.Repeat([]byte{1}, txn.MinSessionSecretLen)
+	b.apply(t, txn.OpSessionSecret, &txn.SessionSecret{Secret: []byte("too short")})
+	if b.t.HasSessionSecret() {
+		t.Fatal("a short secret was taken")
+	}
+	b.apply(t, txn.OpSessionSecret, &txn.SessionSecret{Secret: first})
+	b.apply(t, txn.OpSessionSecret, &txn.SessionSecret{Secret: bytes.Repeat([]byte{2}, 40)})
+	if !bytes.Equal(b.t.SessionSecret(), first) {
+		t.Fatalf("secret %x, want the first one applied", b.t.SessionSecret())
+	}
+	if b.t.Digest() != digest {
+		t.Fatal("the session secret changed the digest")
+	}
+	snap := writeSnap(t, b.t, 3)
+	got, err := ReadSnapshot(bytes.NewReader(snap), b.t.LastZxid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.SessionSecret(), first) || got.Dump() != b.t.Dump() {
+		t.Fatalf("snapshot round trip: secret %x", got.SessionSecret())
+	}
+	// Replaying a secret over a snapshot that holds one changes nothing.
+	got.Apply(&txn.Txn{Header: txn.Header{Zxid: got.LastZxid() + 1, Type: txn.OpSessionSecret}, Body: &txn.SessionSecret{Secret: bytes.Repeat([]byte{3}, 32)}})
+	if !bytes.Equal(got.SessionSecret(), first) {
+		t.Fatal("a replayed secret replaced the snapshot's")
+	}
+	// A tree without a secret snapshots and loads without one.
+	none, err := ReadSnapshot(bytes.NewReader(writeSnap(t, sampleTree(t).t, 3)), 7)
+	if err != nil || none.HasSessionSecret() {
+		t.Fatalf("snapshot without a secret: %v %v", err, none.HasSessionSecret())
+	}
+}
+
+// TestReadSnapshotVersion1 loads a snapshot written in the first format
+// (magic ZGTREE01, no meta frame) by the code before the session secret
+// existed: testdata/snapshot-v1.bin is sampleTree's snapshot.
+func TestReadSnapshotVersion1(t *testing.T) {
+	old, err := os.ReadFile("testdata/snapshot-v1.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(old[:8]) != snapMagicV1 {
+		t.Fatalf("testdata is not a version 1 snapshot: %q", old[:8])
+	}
+	want := sampleTree(t)
+	got, err := ReadSnapshot(bytes.NewReader(old), want.t.LastZxid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Dump() != want.t.Dump() || got.Digest() != want.t.Digest() || got.HasSessionSecret() {
+		t.Fatalf("version 1 snapshot loads as\n%s\nwant\n%s", got.Dump(), want.t.Dump())
+	}
+	if got.Sessions()[0x42] != 6000 || len(got.Ephemerals(int64(1)<<56|9)) != 1 {
+		t.Fatalf("version 1 sessions or indexes: %v", got.Sessions())
+	}
+	// Written again, it is a current-format snapshot of the same tree.
+	again := writeSnap(t, got, 4)
+	if string(again[:8]) != snapMagic {
+		t.Fatalf("rewritten with magic %q", again[:8])
+	}
+	if re, err := ReadSnapshot(bytes.NewReader(again), got.LastZxid()); err != nil || re.Dump() != got.Dump() {
+		t.Fatalf("rewritten snapshot: %v", err)
+	}
+}
+
+func TestReadSnapshotRejectsBadMeta(t *testing.T) {
+	b := sampleTree(t)
+	b.apply(t, txn.OpSessionSecret, &txn.SessionSecret{Secret: bytes.Repeat([]byte{1}, 32)})
+	snap := writeSnap(t, b.t, 3)
+	i := bytes.Index(snap, []byte(metaSessionSecret))
+	bad := append([]byte(nil), snap...)
+	bad[i+len(metaSessionSecret)+3] = 16 // the secret's length: 32 -> 16, frame now has trailing bytes
+	if _, err := ReadSnapshot(bytes.NewReader(bad), 1); !errors.Is(err, ErrBadSnapshot) {
+		t.Fatalf("short secret accepted: %v", err)
+	}
 }

@@ -29,10 +29,14 @@ type Tree struct {
 	containers map[string]struct{}
 	ttls       map[string]struct{}
 	sessions   map[int64]int32 // session id -> timeout ms
-	lastZxid   int64
-	digest     uint64
-	dataSize   int64
-	hashBuf    []byte // nodeDigest scratch
+	// sessionSecret is persistent metadata: the deployment's session
+	// secret (txn.SessionSecret), nil until one is applied. It is kept in
+	// snapshots but not in the digest, which the hash command shows.
+	sessionSecret []byte
+	lastZxid      int64
+	digest        uint64
+	dataSize      int64
+	hashBuf       []byte // nodeDigest scratch
 }
 
 // New returns a tree holding only the built-in nodes.
@@ -240,6 +244,18 @@ func (t *Tree) EphemeralCount() int {
 	}
 	return c
 }
+
+// SessionSecret returns a copy of the deployment's session secret, nil
+// while no SessionSecret transaction has been applied.
+func (t *Tree) SessionSecret() []byte {
+	if t.sessionSecret == nil {
+		return nil
+	}
+	return append([]byte(nil), t.sessionSecret...)
+}
+
+// HasSessionSecret reports whether the tree holds a session secret.
+func (t *Tree) HasSessionSecret() bool { return t.sessionSecret != nil }
 
 // Sessions returns the session table (id -> timeout); do not modify.
 func (t *Tree) Sessions() map[int64]int32 { return t.sessions }

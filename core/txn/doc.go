@@ -9,8 +9,9 @@
 // with the same tree.
 //
 // The encoding is jute, in the spirit of ZooKeeper's TxnHeader + record, so
-// `zoogate log dump` can show it. Type numbers are ZooKeeper opcodes and are
-// append-only.
+// `zoogate log dump` can show it. Type numbers are ZooKeeper opcodes, plus
+// zoogate's internal types numbered from -1001 down (OpSessionSecret), and
+// are append-only.
 //
 // It imports core/jute and core/proto only; never the tree, the server or
 // storage.

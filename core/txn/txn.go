@@ -14,7 +14,7 @@ type Header struct {
 	Cxid      int32    // the request's xid
 	Zxid      int64    // assigned by the leader
 	Time      int64    // leader's clock, ms since the epoch; ctime/mtime come from it
-	Type      proto.Op // OpCreate... or OpError, OpMulti, OpCreateSession, OpCloseSession
+	Type      proto.Op // OpCreate... or OpError, OpMulti, OpCreateSession, OpCloseSession, OpSessionSecret
 }
 
 // Txn is a header plus a body whose concrete type matches Header.Type.
@@ -66,6 +66,13 @@ type CreateSession struct{ Timeout int32 }
 // the leader lists in a fixed (sorted, children first) order.
 type CloseSession struct{ Paths []string }
 
+// SessionSecret records the deployment's session secret: the random key
+// that session passwords are derived from when no session_secret_file is
+// configured. The first leader of a deployment (or a standalone server with
+// a log) proposes one; replicas keep the first one they apply and ignore
+// any later one, so every replica ends with the same key.
+type SessionSecret struct{ Secret []byte }
+
 // Error records a request that failed in prep. It changes nothing but uses
 // a zxid, as in ZooKeeper.
 type Error struct{ Code proto.Code }
@@ -80,6 +87,29 @@ type Multi struct{ Ops []Op }
 type Op struct {
 	Type proto.Op
 	Body Body
+}
+
+// Internal transaction types: zoogate's own, logged and replicated like the
+// others but never sent by a client. They are numbered from -1001 downwards,
+// far from ZooKeeper's opcodes (0..22, 100..107, -1, -10, -11) and below
+// core/server's -1000 (a session claim, which is never logged). Append-only:
+// a number, once used, keeps its meaning in every log and snapshot.
+const (
+	// OpSessionSecret carries a SessionSecret body.
+	OpSessionSecret proto.Op = -1001
+)
+
+// MinSessionSecretLen is the smallest session secret, in bytes, that a
+// replica accepts (256 bits of entropy).
+const MinSessionSecretLen = 32
+
+// TypeName names a transaction type: ZooKeeper's opcode names, and the
+// internal types above.
+func TypeName(op proto.Op) string {
+	if op == OpSessionSecret {
+		return "sessionSecret"
+	}
+	return op.String()
 }
 
 // Owner markers for container and TTL nodes (hidden from clients).
@@ -124,6 +154,7 @@ func (b *Check) encode(e *jute.Encoder)         { e.String(b.Path); e.Int(b.Vers
 func (b *CreateSession) encode(e *jute.Encoder) { e.Int(b.Timeout) }
 func (b *CloseSession) encode(e *jute.Encoder)  { e.Strings(b.Paths) }
 func (b *Error) encode(e *jute.Encoder)         { e.Int(int32(b.Code)) }
+func (b *SessionSecret) encode(e *jute.Encoder) { e.Buffer(b.Secret) }
 func (b *Multi) encode(e *jute.Encoder) {
 	e.VectorLen(len(b.Ops))
 	for _, op := range b.Ops {
@@ -205,6 +236,8 @@ func decode(d *jute.Decoder) (*Txn, error) {
 		t.Body = &CreateSession{Timeout: d.Int("CreateSessionTxn.timeOut")}
 	case proto.OpCloseSession:
 		t.Body = &CloseSession{Paths: d.Strings("CloseSessionTxn.paths")}
+	case OpSessionSecret:
+		t.Body = &SessionSecret{Secret: d.Buffer("SessionSecretTxn.secret")}
 	default:
 		var k kind
 		switch t.Type {

@@ -21,6 +21,7 @@ func samples() []*Txn {
 		{Header: h(proto.OpCreateSession), Body: &CreateSession{Timeout: 4000}},
 		{Header: h(proto.OpCloseSession), Body: &CloseSession{Paths: []string{"/e1", "/e2"}}},
 		{Header: h(proto.OpError), Body: &Error{Code: proto.CodeNodeExists}},
+		{Header: h(OpSessionSecret), Body: &SessionSecret{Secret: bytes.Repeat([]byte{0xa5}, MinSessionSecretLen)}},
 		{Header: h(proto.OpMulti), Body: &Multi{Ops: []Op{
 			{Type: proto.OpCreate2, Body: &Create{Path: "/m", ACL: proto.OpenACLUnsafe, ParentCversion: 1}},
 			{Type: proto.OpCheck, Body: &Check{Path: "/m", Version: 0}},
@@ -106,5 +107,19 @@ func TestDecodeSharedViewsData(t *testing.T) {
 	}
 	if got := string(shared.Body.(*SetData).Data); got != "Value" {
 		t.Fatalf("DecodeShared's data is not a view of its input: %q", got)
+	}
+}
+
+// TestInternalTypesNeverCollide keeps the internal transaction types away
+// from every opcode ZooKeeper defines or a client may send.
+func TestInternalTypesNeverCollide(t *testing.T) {
+	if OpSessionSecret.String() != "unknown" || OpSessionSecret.IsWrite() {
+		t.Fatalf("OpSessionSecret %d is a ZooKeeper opcode (%s)", OpSessionSecret, OpSessionSecret)
+	}
+	if OpSessionSecret > -1001 {
+		t.Fatalf("internal types are numbered from -1001 down, got %d", OpSessionSecret)
+	}
+	if TypeName(OpSessionSecret) != "sessionSecret" || TypeName(proto.OpCreate) != "create" {
+		t.Fatal("TypeName")
 	}
 }
