@@ -11,10 +11,11 @@ import (
 const usage = `zoogate: a ZooKeeper-compatible coordination service
 
 Usage:
-  zoogate serve [--config FILE [--id N]] [--client-addr ADDR] [--data-dir DIR] [--log-level LEVEL] [--recover]
+  zoogate serve [--config FILE [--id N]] [--client-addr ADDR] [--data-dir DIR] [--log-dir DIR] [--log-level LEVEL] [--recover]
   zoogate config check FILE...
   zoogate log dump PATH [--json]          (PATH: data dir, log dir or segment file)
   zoogate snapshot inspect PATH [--json]  (PATH: snapshot file)
+  zoogate tls init --config FILE --out DIR [--force]  (session secret, CA, node certificates)
   zoogate bench [flags]            (zoogate bench -h for the flags)
   zoogate version
 `
@@ -39,6 +40,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdLog(args[1:], stdout, stderr)
 	case "snapshot":
 		return cmdSnapshot(args[1:], stdout, stderr)
+	case "tls":
+		return cmdTLS(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, serverVersion())
 		return 0

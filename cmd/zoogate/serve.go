@@ -25,9 +25,10 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "topology file (TOML); see topology/CONFIG.md")
-	id := fs.Int("id", 0, "this server's node id in the topology file (optional when it has one node)")
+	id := fs.Uint64("id", 0, "this server's node id in the topology file (optional when it has one node)")
 	clientAddr := fs.String("client-addr", "", "client address host:port (overrides the file; default 127.0.0.1:2181)")
 	dataDir := fs.String("data-dir", "", "data directory (overrides the file; default ./data)")
+	logDir := fs.String("log-dir", "", "directory for the transaction log, kept in its log/ subdirectory (overrides the file; default: the data directory)")
 	logLevel := fs.String("log-level", "", "trace, debug, info, warn or error (default info)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file until the server stops (diagnostics)")
 	memProfile := fs.String("memprofile", "", "write an allocation profile to this file when the server stops (diagnostics)")
@@ -40,7 +41,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	if *configPath != "" {
 		c, lvl, err := loadServerConfig(*configPath, *id)
 		if err != nil {
-			fmt.Fprintf(stderr, "zoogate serve: %v\n", err)
+			printErrors(stderr, "zoogate serve: ", err)
 			return 1
 		}
 		cfg = c
@@ -53,6 +54,9 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	}
 	if *dataDir != "" {
 		cfg.DataDir = *dataDir
+	}
+	if *logDir != "" {
+		cfg.LogDir = *logDir
 	}
 	if *logLevel != "" {
 		level = *logLevel
@@ -77,7 +81,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	}
 	srv, err := server.New(cfg, log)
 	if err != nil {
-		fmt.Fprintf(stderr, "zoogate serve: %v\n", err)
+		printErrors(stderr, "zoogate serve: ", err)
 		return 1
 	}
 	if err := srv.Start(); err != nil {

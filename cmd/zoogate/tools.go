@@ -22,7 +22,7 @@ import (
 
 // cmdLog implements `zoogate log dump PATH [--json]`.
 func cmdLog(args []string, stdout, stderr io.Writer) int {
-	path, asJSON, ok := toolArgs(args, "log", "dump", "PATH: data dir, its log/ dir, or a segment file", stderr)
+	path, asJSON, ok := toolArgs(args, "log", "dump", "PATH: data dir or log dir (their log/ subdirectory), a log/ dir, or a segment file", stderr)
 	if !ok {
 		return 2
 	}
@@ -95,7 +95,9 @@ func parseWithPath(fs *flag.FlagSet, args []string) (string, error) {
 	return path, nil
 }
 
-// segmentFiles resolves a data dir, log dir or segment file to segment paths.
+// segmentFiles resolves a data dir or log dir (the segments are in its log/
+// subdirectory), a log/ directory itself, or a segment file to segment
+// paths.
 func segmentFiles(path string) ([]string, error) {
 	st, err := os.Stat(path)
 	if err != nil {
@@ -118,7 +120,7 @@ func segmentFiles(path string) ([]string, error) {
 		}
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("no log segments (log.*) in %s", path)
+		return nil, fmt.Errorf("no log segments (log.*) in %s (a node with its own log_dir keeps its log in <log_dir>/log: give that directory)", path)
 	}
 	sort.Strings(out)
 	return out, nil
@@ -167,13 +169,15 @@ func bodyFields(b txn.Body) [][2]string {
 		return [][2]string{{"ephemerals", strings.Join(b.Paths, ",")}}
 	case *txn.Error:
 		return [][2]string{{"err", fmt.Sprint(int32(b.Code))}}
+	case *txn.SessionSecret: // never shown: it keys every session password
+		return [][2]string{{"secret", fmt.Sprintf("<redacted %d bytes>", len(b.Secret))}}
 	}
 	return nil
 }
 
 func txnText(x *txn.Txn) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s zxid=%#x session=%#x cxid=%#x %s", time.UnixMilli(x.Time).UTC().Format(time.RFC3339Nano), x.Zxid, x.SessionID, x.Cxid, x.Type)
+	fmt.Fprintf(&b, "%s zxid=%#x session=%#x cxid=%#x %s", time.UnixMilli(x.Time).UTC().Format(time.RFC3339Nano), x.Zxid, x.SessionID, x.Cxid, txn.TypeName(x.Type))
 	if m, ok := x.Body.(*txn.Multi); ok {
 		for i, op := range m.Ops {
 			fmt.Fprintf(&b, "\n    op %d %s", i, op.Type)
@@ -200,7 +204,7 @@ func fieldsMap(b txn.Body) map[string]string {
 func txnJSON(x *txn.Txn) map[string]any {
 	out := map[string]any{
 		"zxid": fmt.Sprintf("%#x", x.Zxid), "time": x.Time, "session": fmt.Sprintf("%#x", x.SessionID),
-		"cxid": x.Cxid, "type": x.Type.String(),
+		"cxid": x.Cxid, "type": txn.TypeName(x.Type),
 	}
 	if m, ok := x.Body.(*txn.Multi); ok {
 		ops := make([]map[string]any, len(m.Ops))
@@ -242,6 +246,9 @@ func cmdSnapshot(args []string, stdout, stderr io.Writer) int {
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 	if !*asJSON {
 		fmt.Fprintf(stdout, "snapshot %s: zxid %#x, %d nodes, %d sessions, digest %016x\n", path, r.Zxid(), t.NodeCount(), len(ids), t.Digest())
+		if t.HasSessionSecret() {
+			fmt.Fprintln(stdout, "session secret: <redacted>")
+		}
 		fmt.Fprintln(stdout, "sessions:")
 	}
 	for _, id := range ids {

@@ -53,9 +53,14 @@ func TestLogDumpAndSnapshotInspect(t *testing.T) {
 		t.Fatalf("log dump --json: rc %d: %s", rc, errb.String())
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	var first map[string]any
-	if err := json.Unmarshal([]byte(lines[0]), &first); err != nil || first["type"] != "createSession" || first["zxid"] != "0x1" {
+	// The first transaction is the session secret (redacted), the second
+	// the first client's session.
+	var first, second map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &first); err != nil || first["type"] != "sessionSecret" || first["zxid"] != "0x1" {
 		t.Fatalf("first JSON line %q: %v", lines[0], err)
+	}
+	if err := json.Unmarshal([]byte(lines[1]), &second); err != nil || second["type"] != "createSession" || second["zxid"] != "0x2" {
+		t.Fatalf("second JSON line %q: %v", lines[1], err)
 	}
 	snaps, _ := os.ReadDir(filepath.Join(dir, "snap"))
 	snap := filepath.Join(dir, "snap", snaps[len(snaps)-1].Name())

@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"math/rand"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -23,13 +24,28 @@ type PeerEvent = peer.Event
 // pair of servers (core/peer: TCP, and an in-memory twin for tests).
 type PeerTransport = peer.Transport
 
-// ClusterConfig makes a server a member of a replicated ensemble.
+// ClusterConfig makes a server a member of a replicated ensemble: a voter,
+// or an observer that replicates every committed transaction without
+// voting.
 type ClusterConfig struct {
-	Name      string            // cluster name, checked when peers connect
-	Voters    []uint64          // ids of the voting members, this server included
-	Peers     map[uint64]string // voter id -> peer address (host:port)
-	InitLimit int               // ticks
-	SyncLimit int               // ticks
+	Name   string   // cluster name, checked when peers connect
+	Voters []uint64 // ids of the voting members
+	// Peers maps ids to peer addresses (host:port): every voter's, and this
+	// server's own when it has one. Voters dial each other (the lower id
+	// dials); an observer dials every voter in it (or only its Upstream).
+	Peers     map[uint64]string
+	InitLimit int // ticks
+	SyncLimit int // ticks
+	// Observer makes this server an observer: it is not in Voters, never
+	// votes and never counts toward a quorum; it serves reads and forwards
+	// writes and sync() to the leader.
+	Observer bool
+	// Upstream, on an observer, is the server it follows without an
+	// election (a relay of its site); 0: the leader the election finds.
+	Upstream uint64
+	// AcceptLearners lets this server accept observers that are not in
+	// Peers (a voter of a deployment with observers).
+	AcceptLearners bool
 	// Transport, when set, is used instead of TCP on Peers (tests).
 	Transport PeerTransport
 }
@@ -40,11 +56,35 @@ func (s *Server) openTransport() (PeerTransport, error) {
 	if cc.Transport != nil {
 		return cc.Transport, nil
 	}
-	pc := peer.DefaultTCPConfig(uint64(s.cfg.ServerID))
-	pc.ListenAddr = cc.Peers[uint64(s.cfg.ServerID)]
-	pc.Peers = cc.Peers
+	pc := peer.DefaultTCPConfig(s.cfg.ServerID)
 	pc.Cluster = cc.Name
-	return peer.NewTCP(pc, s.log.Named("peer"))
+	pc.AcceptLearners = cc.AcceptLearners
+	pc.ListenAddr = cc.Peers[s.cfg.ServerID]
+	if cc.Observer {
+		// An observer dials the voters (election notifications, then its
+		// leader's stream), or only its upstream. Without a peer address
+		// of its own it accepts nothing: it listens on a loopback port
+		// nobody dials.
+		pc.Upstreams = map[uint64]string{}
+		for id, addr := range cc.Peers {
+			if id != s.cfg.ServerID && (cc.Upstream == 0 || id == cc.Upstream) {
+				pc.Upstreams[id] = addr
+			}
+		}
+		if pc.ListenAddr == "" {
+			pc.ListenAddr = "127.0.0.1:0"
+		}
+	} else {
+		pc.Peers = cc.Peers
+	}
+	// Snapshots from the leader arrive in chunks, spooled to disk beside
+	// the snapshot store; DiskStorage streams them into the store.
+	spool, err := filepath.Abs(filepath.Join(s.cfg.DataDir, "spool"))
+	if err != nil {
+		return nil, err
+	}
+	pc.SpoolDir = spool
+	return peer.NewTCP(pc, s.log) // names its logger "peer"
 }
 
 // zabTickMax is the longest protocol tick: elections resend votes every
@@ -116,8 +156,9 @@ func (s *Server) newDriver(t *tree.Tree, snapZxid int64) (*driver, error) {
 	}
 	hs := d.store.HardState()
 	zc := zab.DefaultConfig()
-	zc.ID = uint64(s.cfg.ServerID)
+	zc.ID = s.cfg.ServerID
 	zc.Voters = cc.Voters
+	zc.Upstream = cc.Upstream
 	// The protocol runs on a finer clock than tickTime, so that an election
 	// (vote resends, the finalize wait) takes tens of milliseconds, not
 	// seconds; initLimit and syncLimit keep their meaning in tickTime units.
@@ -135,7 +176,7 @@ func (s *Server) newDriver(t *tree.Tree, snapZxid int64) (*driver, error) {
 	// finalizeWait is 200 ms): long enough for the votes of servers that are
 	// up to arrive, short enough for a quick failover.
 	zc.FinalizeTicks = int(finalizeWait / d.zabTick)
-	zc.Rand = rand.New(rand.NewSource(time.Now().UnixNano() ^ s.cfg.ServerID))
+	zc.Rand = rand.New(rand.NewSource(time.Now().UnixNano() ^ int64(s.cfg.ServerID)))
 	zc.Logger = s.log
 	zc.Log = d.store
 	zc.AcceptedEpoch, zc.CurrentEpoch = hs.AcceptedEpoch, hs.CurrentEpoch

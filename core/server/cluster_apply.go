@@ -132,5 +132,6 @@ func (n *clusterNotifier) RoleChanged(prevRole zab.ServerState, st zab.SoftState
 		for id, to := range sessions {
 			s.sessions.add(id, time.Duration(to)*time.Millisecond, now)
 		}
+		s.ensureSessionSecret() // a deployment's first leader proposes one (secret.go)
 	}
 }

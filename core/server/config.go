@@ -1,9 +1,13 @@
 package server
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"math"
 	"net"
+	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -13,11 +17,18 @@ import (
 
 // Config is one server's settings. The topology file is mapped onto it by
 // the binary; tests build it directly from DefaultConfig.
+//
+// On disk (docs/storage.md): snapshots in <DataDir>/snap, the ZAB epoch
+// files in <DataDir>, the transaction log in <LogDir>/log (LogDir defaults
+// to DataDir; point it at another disk for fsync latency), and a LOCK file
+// in DataDir, and in LogDir when it is another directory, held while the
+// server runs.
 type Config struct {
-	ServerID          int64  // 1..254; standalone uses 1
+	ServerID          uint64 // 1..254; standalone uses 1
 	ClientAddr        string // host:port for clients
-	DataDir           string // where durable state lives; "" keeps everything in memory (tests)
-	FS                vfs.FS // file system under DataDir; nil = the real one
+	DataDir           string // snapshots, epoch files, LOCK; "" keeps everything in memory (tests)
+	LogDir            string // holds log/, the transaction log (and its own LOCK); "" = DataDir
+	FS                vfs.FS // file system under DataDir and LogDir; nil = the real one
 	Log               storage.LogConfig
 	SnapCount         int           // transactions between snapshots (with jitter, as ZooKeeper)
 	SnapRetainCount   int           // snapshots kept by the purge (their logs too)
@@ -32,7 +43,12 @@ type Config struct {
 	SuperDigest       string        // "super:<base64 sha1>" or ""
 	TTLNodes          bool          // extendedTypesEnabled
 	SkipACL           bool
-	SessionSecret     string // keys session passwords; "" = built-in default
+	// SessionSecretFile ([cluster] session_secret_file) holds the secret
+	// that keys session passwords: 64+ hex digits (ParseSessionSecret).
+	// When it and SessionSecret are empty, the voters agree on a random
+	// secret through the replicated state (secret.go).
+	SessionSecretFile string
+	SessionSecret     string // a secret given in code (tests, embedding); "" = none
 
 	ContainerCheckInterval time.Duration
 	ContainerMaxPerMinute  int
@@ -76,17 +92,41 @@ func DefaultConfig() Config {
 	}
 }
 
-// ErrInvalidConfig is wrapped by every Validate error.
-var ErrInvalidConfig = errors.New("invalid server config")
+// Bounds Validate checks. The topology file's checks are the same (a test
+// in cmd/zoogate keeps the two in step).
+const (
+	MinServerID        = 1
+	MaxServerID        = 254 // ZooKeeper with extended types keeps it in one byte, 255 reserved
+	MinPacketSize      = 1024
+	MinSnapCount       = 2
+	MinSnapRetainCount = 3 // ZooKeeper's autopurge.snapRetainCount minimum
+)
 
-// Validate reports every problem at once, naming the field.
+// ErrInvalidConfig is matched by every problem Validate reports.
+var ErrInvalidConfig = errors.New("server: invalid config")
+
+// FieldError is one problem Validate found, naming the field. It matches
+// ErrInvalidConfig.
+type FieldError struct {
+	Field   string
+	Problem string
+}
+
+func (e *FieldError) Error() string { return fmt.Sprintf("server: config %s: %s", e.Field, e.Problem) }
+
+// Unwrap makes every FieldError match ErrInvalidConfig.
+func (e *FieldError) Unwrap() error { return ErrInvalidConfig }
+
+// Validate reports every problem at once (errors.Join of *FieldError
+// values, each matching ErrInvalidConfig). Problems of Log are reported as
+// fields "Log.<name>".
 func (c *Config) Validate() error {
-	var probs []string
+	var errs []error
 	add := func(field, format string, a ...any) {
-		probs = append(probs, field+": "+fmt.Sprintf(format, a...))
+		errs = append(errs, &FieldError{Field: field, Problem: fmt.Sprintf(format, a...)})
 	}
-	if c.ServerID < 1 || c.ServerID > 254 {
-		add("ServerID", "must be in 1..254, got %d", c.ServerID)
+	if c.ServerID < MinServerID || c.ServerID > MaxServerID {
+		add("ServerID", "must be in %d..%d, got %d", MinServerID, MaxServerID, c.ServerID)
 	}
 	if _, _, err := net.SplitHostPort(c.ClientAddr); err != nil {
 		add("ClientAddr", "%v", err)
@@ -94,8 +134,11 @@ func (c *Config) Validate() error {
 	if c.Tick <= 0 {
 		add("Tick", "must be positive, got %v", c.Tick)
 	}
-	if c.MinSessionTimeout < 0 || c.MaxSessionTimeout < 0 {
-		add("SessionTimeout", "must not be negative")
+	if c.MinSessionTimeout < 0 {
+		add("MinSessionTimeout", "must not be negative (0 = 2 × Tick), got %v", c.MinSessionTimeout)
+	}
+	if c.MaxSessionTimeout < 0 {
+		add("MaxSessionTimeout", "must not be negative (0 = 20 × Tick), got %v", c.MaxSessionTimeout)
 	}
 	if min, max := c.SessionTimeouts(); c.Tick > 0 && min > max {
 		add("MinSessionTimeout", "%v is above MaxSessionTimeout %v", min, max)
@@ -103,8 +146,8 @@ func (c *Config) Validate() error {
 	if c.MaxClientCnxns < 0 {
 		add("MaxClientCnxns", "must not be negative, got %d", c.MaxClientCnxns)
 	}
-	if c.MaxPacketSize < 1024 {
-		add("MaxPacketSize", "must be at least 1024, got %d", c.MaxPacketSize)
+	if c.MaxPacketSize < MinPacketSize || c.MaxPacketSize > math.MaxInt32 {
+		add("MaxPacketSize", "must be in %d..%d, got %d", MinPacketSize, math.MaxInt32, c.MaxPacketSize)
 	}
 	for _, w := range c.FourLetterWords {
 		if w != "*" && !isFourLetterWord(w) {
@@ -112,8 +155,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	if c.SuperDigest != "" {
-		if user, hash, ok := strings.Cut(c.SuperDigest, ":"); !ok || user == "" || len(hash) != 28 {
-			add("SuperDigest", "must look like super:<28-char base64 SHA-1>")
+		digest, ok := strings.CutPrefix(c.SuperDigest, "super:")
+		if raw, err := base64.StdEncoding.DecodeString(digest); !ok || len(digest) != 28 || err != nil || len(raw) != 20 {
+			add("SuperDigest", "must look like super:<28-char base64 SHA-1 digest>")
 		}
 	}
 	if c.ContainerCheckInterval <= 0 {
@@ -122,16 +166,27 @@ func (c *Config) Validate() error {
 	if c.ContainerMaxPerMinute <= 0 {
 		add("ContainerMaxPerMinute", "must be positive, got %d", c.ContainerMaxPerMinute)
 	}
+	if c.ContainerMaxNeverUsed < 0 {
+		add("ContainerMaxNeverUsed", "must not be negative (0 = never), got %v", c.ContainerMaxNeverUsed)
+	}
 	if c.DataDir != "" {
-		if err := c.Log.Validate(); err != nil {
-			add("Log", "%v", err)
+		var fe *storage.FieldError
+		for _, err := range unjoin(c.Log.Validate()) {
+			if errors.As(err, &fe) {
+				add("Log."+fe.Field, "%s", fe.Problem)
+			} else {
+				add("Log", "%v", err)
+			}
 		}
 	}
-	if c.SnapCount < 2 {
-		add("SnapCount", "must be at least 2, got %d", c.SnapCount)
+	if c.DataDir == "" && c.LogDir != "" {
+		add("LogDir", "is set but DataDir is empty (a server without a data directory keeps nothing on disk)")
 	}
-	if c.SnapRetainCount < 1 {
-		add("SnapRetainCount", "must be at least 1, got %d", c.SnapRetainCount)
+	if c.SnapCount < MinSnapCount {
+		add("SnapCount", "must be at least %d, got %d", MinSnapCount, c.SnapCount)
+	}
+	if c.SnapRetainCount < MinSnapRetainCount {
+		add("SnapRetainCount", "must be at least %d, got %d", MinSnapRetainCount, c.SnapRetainCount)
 	}
 	if c.PurgeInterval < 0 {
 		add("PurgeInterval", "must not be negative, got %v", c.PurgeInterval)
@@ -143,22 +198,59 @@ func (c *Config) Validate() error {
 		if c.DataDir == "" {
 			add("DataDir", "a cluster member needs a data directory")
 		}
-		if _, ok := cc.Peers[uint64(c.ServerID)]; cc.Transport == nil && !ok {
+		_, hasPeer := cc.Peers[c.ServerID]
+		voter := slices.Contains(cc.Voters, c.ServerID)
+		switch {
+		case cc.Observer && voter:
+			add("Cluster.Voters", "includes this server's id %d, but it is an observer", c.ServerID)
+		case !cc.Observer && !voter:
+			add("Cluster.Voters", "must include this server's id %d (or set Observer)", c.ServerID)
+		case !cc.Observer && cc.Transport == nil && !hasPeer:
 			add("Cluster.Peers", "has no peer address for this server's id %d", c.ServerID)
 		}
-		found := false
-		for _, v := range cc.Voters {
-			found = found || int64(v) == c.ServerID
+		if cc.Upstream != 0 && !cc.Observer {
+			add("Cluster.Upstream", "only an observer follows an upstream; voters follow the elected leader")
 		}
-		if !found {
-			add("Cluster.Voters", "must include this server's id %d (observers are not supported yet)", c.ServerID)
+		if cc.Upstream == c.ServerID && cc.Upstream != 0 {
+			add("Cluster.Upstream", "a server cannot follow itself")
 		}
 	}
-	if len(probs) > 0 {
-		return fmt.Errorf("%w:\n  %s", ErrInvalidConfig, strings.Join(probs, "\n  "))
-	}
-	return nil
+	return errors.Join(errs...)
 }
+
+// unjoin returns the errors an errors.Join holds (err itself otherwise).
+func unjoin(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+// logDir returns the directory holding the log/ directory (LogDir, or
+// DataDir by default).
+func (c *Config) logDir() string {
+	if c.LogDir == "" {
+		return c.DataDir
+	}
+	return c.LogDir
+}
+
+// separateLogDir reports whether the log lives outside DataDir's own
+// directory (then it is locked too).
+func (c *Config) separateLogDir() bool {
+	return filepath.Clean(c.logDir()) != filepath.Clean(c.DataDir)
+}
+
+// LogSegmentDir returns the directory of the transaction log's segment
+// files: <LogDir>/log, or <DataDir>/log when LogDir is "". The storage
+// tools (zoogate log dump) read it.
+func (c *Config) LogSegmentDir() string { return filepath.Join(c.logDir(), "log") }
+
+// SnapDir returns the directory of the snapshots: <DataDir>/snap.
+func (c *Config) SnapDir() string { return filepath.Join(c.DataDir, "snap") }
 
 // SessionTimeouts returns the effective min and max session timeouts.
 func (c *Config) SessionTimeouts() (time.Duration, time.Duration) {

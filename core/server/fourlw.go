@@ -107,8 +107,8 @@ func (s *Server) runFourLetterWord(word string, br *bufio.Reader) string {
 	case "dump":
 		s.writeDump(&b)
 	case "dirs":
-		size := dirSize(s.cfg.DataDir)
-		fmt.Fprintf(&b, "datadir_size: %d\nlogdir_size: %d\n", size, size)
+		data, log := s.dirSizes()
+		fmt.Fprintf(&b, "datadir_size: %d\nlogdir_size: %d\n", data, log)
 	case "crst":
 		s.connMu.Lock()
 		for _, c := range s.conns {
@@ -176,9 +176,11 @@ func (s *Server) writeConf(b *strings.Builder) {
 		port = s.Addr().String()[i+1:]
 	}
 	min, max := s.cfg.SessionTimeouts()
-	abs, _ := filepath.Abs(s.cfg.DataDir)
+	dataAbs, _ := filepath.Abs(s.cfg.DataDir)
+	logAbs, _ := filepath.Abs(s.cfg.LogSegmentDir())
+	data, log := s.dirSizes()
 	fmt.Fprintf(b, "clientPort=%s\nsecureClientPort=-1\ndataDir=%s\ndataDirSize=%d\ndataLogDir=%s\ndataLogSize=%d\n",
-		port, abs, dirSize(s.cfg.DataDir), abs, dirSize(s.cfg.DataDir))
+		port, dataAbs, data, logAbs, log)
 	fmt.Fprintf(b, "tickTime=%d\nmaxClientCnxns=%d\nminSessionTimeout=%d\nmaxSessionTimeout=%d\nclientPortListenBacklog=-1\nserverId=%d\n",
 		s.cfg.Tick.Milliseconds(), s.cfg.MaxClientCnxns, min.Milliseconds(), max.Milliseconds(), s.cfg.ServerID)
 }
@@ -325,6 +327,20 @@ func (s *Server) connCount() int {
 	s.connMu.Lock()
 	defer s.connMu.Unlock()
 	return len(s.conns)
+}
+
+// dirSizes returns the bytes under the data directory, the transaction log
+// left out, and the bytes of the transaction log (as ZooKeeper's dirs and
+// conf report dataDir and dataLogDir). Both are 0 for a memory-only server.
+func (s *Server) dirSizes() (data, log int64) {
+	if s.cfg.DataDir == "" {
+		return 0, 0
+	}
+	data, log = dirSize(s.cfg.DataDir), dirSize(s.cfg.LogSegmentDir())
+	if !s.cfg.separateLogDir() {
+		data -= log // <data_dir>/log is counted once, as the log
+	}
+	return data, log
 }
 
 func dirSize(dir string) int64 {

@@ -51,7 +51,7 @@ func (d *driver) claim(sid int64, owner uint64) {
 // voter via, comes from a connection the session has left; an unknown
 // session becomes via's (leader's driver). A client's closeSession is
 // checked like any write; the table forgets a session when its close is
-// applied (applyEntry).
+// applied (clusterApplier.Apply).
 func (d *driver) moved(req *prep.Request, via uint64) bool {
 	if req.Type == proto.OpCreateSession {
 		d.claim(req.SessionID, via)

@@ -26,7 +26,8 @@ const (
 	BuildDate = "11/22/2026 00:00 GMT"
 )
 
-// Server is a standalone zoogate server.
+// Server is one zoogate server: standalone, or a voter of a replicated
+// ensemble when its Config has a Cluster.
 type Server struct {
 	cfg     Config
 	log     hclog.Logger
@@ -81,7 +82,13 @@ func New(cfg Config, log hclog.Logger) (*Server, error) {
 		writes:  make(chan *pendingWrite, cfg.GlobalOutstandingLimit),
 		closing: make(chan struct{}),
 	}
-	s.sessions = newSessionTracker(cfg.ServerID, cfg.Tick, time.Now(), cfg.SessionSecret)
+	// Session ids are int64 on the wire, with the server id in the top
+	// byte; passwords are keyed by the session secret (secret.go).
+	sessions, err := s.newSessions()
+	if err != nil {
+		return nil, err
+	}
+	s.sessions = sessions
 	s.committer = &memCommitter{apply: s.apply}
 	replayed := 0
 	if cfg.DataDir != "" {
@@ -93,7 +100,7 @@ func New(cfg Config, log hclog.Logger) (*Server, error) {
 		if s.isCluster() {
 			s.prep = prep.New(prep.Config{TTLEnabled: cfg.TTLNodes, SkipACL: cfg.SkipACL}, s.tree)
 			if s.driver, err = s.newDriver(t, t.LastZxid()); err != nil {
-				d.log.Close()
+				d.close()
 				return nil, err
 			}
 			s.committer = nil
@@ -112,7 +119,7 @@ func New(cfg Config, log hclog.Logger) (*Server, error) {
 	s.lastZxid.Store(s.tree.LastZxid())
 	s.prep = prep.New(prep.Config{TTLEnabled: cfg.TTLNodes, SkipACL: cfg.SkipACL}, s.tree)
 	if s.disk != nil {
-		s.log.Info("recovered", "data_dir", cfg.DataDir, "zxid", hexZxid(s.tree.LastZxid()), "nodes", s.tree.NodeCount(),
+		s.log.Info("recovered", "data_dir", cfg.DataDir, "txn_log", cfg.LogSegmentDir(), "zxid", hexZxid(s.tree.LastZxid()), "nodes", s.tree.NodeCount(),
 			"sessions", len(s.tree.Sessions()), "replayed_txns", replayed)
 		if replayed > 0 {
 			s.snapshotter.kick <- nil // snapshot soon, so the next start replays less
@@ -174,8 +181,8 @@ func (s *Server) Close() error {
 	return nil
 }
 
-// closeDisk stops the applier and closes the log, once, after every
-// goroutine that could commit has stopped.
+// closeDisk stops the applier, closes the log and releases the directory
+// locks, once, after every goroutine that could commit has stopped.
 func (s *Server) closeDisk() {
 	if s.driver != nil {
 		s.driver.exec.Transport().Close()
@@ -185,7 +192,7 @@ func (s *Server) closeDisk() {
 			lc.stop()
 		}
 		if s.disk != nil {
-			if err := s.disk.log.Close(); err != nil {
+			if err := s.disk.close(); err != nil {
 				s.log.Warn("closing the transaction log", "error", err)
 			}
 		}

@@ -1,0 +1,130 @@
+package server
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+)
+
+// startObserver starts a non-voting member of tc on the in-memory network.
+func (tc *testCluster) startObserver(id uint64) *Server {
+	s := startServer(tc.t, func(c *Config) {
+		c.ServerID = id
+		c.DataDir = tc.dirs[id]
+		c.Tick = 50 * time.Millisecond
+		c.MinSessionTimeout = 2 * time.Second
+		c.MaxSessionTimeout = 10 * time.Second
+		c.SessionSecret = "test-cluster"
+		c.Cluster = &ClusterConfig{Voters: tc.voters, Observer: true, InitLimit: 20, SyncLimit: 10, Transport: tc.net.endpoint(id)}
+	})
+	tc.servers[id] = s
+	return s
+}
+
+func flw(s *Server, word string) string { return s.runFourLetterWord(word, nil) }
+
+func newObservedCluster(t *testing.T) (*testCluster, uint64) {
+	tc := newTestCluster(t, 3)
+	const obs = 9
+	tc.dirs[obs] = t.TempDir()
+	tc.startObserver(obs)
+	tc.leader()
+	return tc, obs
+}
+
+// An observer replicates every committed write, serves reads, forwards its
+// clients' writes and sync() to the leader, and fires their watches.
+func TestObserverServesReadsAndForwardsWrites(t *testing.T) {
+	tc, obs := newObservedCluster(t)
+	lead := tc.leader()
+	if tc.servers[obs].isLeader() || !tc.servers[obs].serving() {
+		t.Fatal("observer not serving, or leading")
+	}
+	if got := flw(tc.servers[obs], "srvr"); !strings.Contains(got, "Mode: observer") {
+		t.Fatalf("srvr on the observer:\n%s", got)
+	}
+	if got := flw(tc.servers[lead], "mntr"); !strings.Contains(got, "zk_synced_observers\t1") {
+		t.Fatalf("leader's mntr:\n%s", got)
+	}
+	oc := tc.connect(obs)
+	lc := tc.connect(lead)
+	if _, err := lc.Create("/a", []byte("from-leader"), 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := oc.Get("/b"); !errors.Is(err, zk.ErrNoNode) {
+		t.Fatalf("Get /b: %v", err)
+	}
+	_, _, wch, err := oc.ExistsW("/b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := oc.Sync("/a"); err != nil {
+		t.Fatal(err)
+	}
+	if data, _, err := oc.Get("/a"); err != nil || string(data) != "from-leader" {
+		t.Fatalf("read after sync on the observer: %q %v", data, err)
+	}
+	// A write through the observer is forwarded, committed, and answered.
+	if _, err := oc.Create("/b", []byte("from-observer"), 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ev := <-wch:
+		if ev.Type != zk.EventNodeCreated || ev.Path != "/b" {
+			t.Fatalf("watch event %+v", ev)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the observer's watch did not fire")
+	}
+	if _, err := lc.Sync("/b"); err != nil {
+		t.Fatal(err)
+	}
+	if data, _, err := lc.Get("/b"); err != nil || string(data) != "from-observer" {
+		t.Fatalf("the leader reads %q %v", data, err)
+	}
+	tc.converged()
+}
+
+// An observer never counts toward a quorum: with two of three voters gone
+// the leader steps down although the observer is still connected; with the
+// observer gone, writes commit as before.
+func TestObserverNeverCountsTowardAQuorum(t *testing.T) {
+	tc, obs := newObservedCluster(t)
+	lead := tc.leader()
+	tc.stop(obs)
+	lc := tc.connect(lead)
+	if _, err := lc.Create("/without-observer", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	tc.dirs[obs] = t.TempDir()
+	tc.startObserver(obs)
+	tc.leader()
+	for _, id := range tc.voters {
+		if id != lead {
+			tc.stop(id)
+		}
+	}
+	waitFor(t, "the leader, left with only an observer, to stop serving", 10*time.Second, func() bool {
+		return !tc.servers[lead].serving()
+	})
+}
+
+// A session created through an observer is global: its client may move to
+// a voter with the same session.
+func TestObserverSessionMovesToAVoter(t *testing.T) {
+	tc, obs := newObservedCluster(t)
+	lead := tc.leader()
+	r := dialRaw(t, tc.servers[obs])
+	resp := r.handshake(0, make([]byte, 16), false)
+	if resp.SessionID == 0 {
+		t.Fatal("no session from the observer")
+	}
+	r2 := dialRaw(t, tc.servers[lead])
+	again := r2.handshake(resp.SessionID, resp.Passwd, false)
+	if again.SessionID != resp.SessionID || again.Timeout <= 0 {
+		t.Fatalf("reconnect on the leader: %+v", again)
+	}
+}
