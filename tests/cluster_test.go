@@ -23,7 +23,7 @@ func startZoogateCluster(t testing.TB) []*server.Server {
 	var servers []*server.Server
 	for _, id := range voters {
 		cfg := zoogateConfig(t)
-		cfg.ServerID = int64(id)
+		cfg.ServerID = id
 		cfg.SessionSecret = "diff-cluster"
 		cfg.Cluster = &server.ClusterConfig{Name: "diff", Voters: voters, Transport: nw.Transport(id)}
 		srv, err := server.New(cfg, testLogger(t, fmt.Sprintf("zoogate%d", id)))

@@ -15,7 +15,7 @@ import (
 )
 
 var (
-	seedFlag  = flag.Int64("seed", 0, "TestDifferential: run only this seed (replay)")
+	seedFlag  = flag.Int64("seed", 0, "TestDifferential, TestGeneratorIsDeterministic: run only this seed (replay)")
 	stepsFlag = flag.Int("steps", 0, "TestDifferential: steps per seed (default 400; 2000 with ZOOGATE_LONG=1)")
 )
 
@@ -344,6 +344,9 @@ func lineDiff(a, b string) string {
 // draws the same workload.
 func TestGeneratorIsDeterministic(t *testing.T) {
 	seed := rand.Int63()
+	if *seedFlag != 0 {
+		seed = *seedFlag
+	}
 	draw := func() string {
 		g := newGen(seed)
 		var b strings.Builder
@@ -357,6 +360,6 @@ func TestGeneratorIsDeterministic(t *testing.T) {
 		return b.String()
 	}
 	if a, b := draw(), draw(); a != b {
-		t.Fatalf("seed %d drew two different workloads", seed)
+		t.Fatalf("seed %d drew two different workloads (replay: go test ./tests -run 'TestGeneratorIsDeterministic$' -seed=%d)", seed, seed)
 	}
 }

@@ -166,7 +166,7 @@ func (tc *testCluster) start(id uint64) *Server {
 		tr = tc.wrap(id, tr)
 	}
 	s := startServer(tc.t, func(c *Config) {
-		c.ServerID = int64(id)
+		c.ServerID = id
 		c.DataDir = tc.dirs[id]
 		c.Tick = 50 * time.Millisecond
 		c.MinSessionTimeout = 2 * time.Second
@@ -226,9 +226,8 @@ func TestClusterReplicatesAndForwards(t *testing.T) {
 	}
 	fc := tc.connect(follower) // writes through a follower are forwarded
 	lc := tc.connect(lead)
-	_, _, ch, err := lc.GetW("/x")
-	if !errors.Is(err, zk.ErrNoNode) {
-		_ = ch
+	if _, _, _, err := lc.GetW("/x"); !errors.Is(err, zk.ErrNoNode) {
+		t.Fatalf("GetW /x before it exists: %v, want ErrNoNode", err)
 	}
 	_, _, exCh, _ := lc.ExistsW("/x")
 	if _, err := fc.Create("/x", []byte("1"), 0, open); err != nil {
