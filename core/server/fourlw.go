@@ -263,6 +263,15 @@ func (s *Server) writeMntr(b *strings.Builder) {
 				kv("synced_non_voting_followers", 0)
 				kv("synced_observers", st.SyncedObservers)
 			}
+			if st.Upstream != 0 {
+				// A learner: whom it follows, when it last heard from it,
+				// and (observers) how many transactions it is behind.
+				kv("upstream", st.Upstream)
+				kv("upstream_last_heard_ms", (time.Duration(st.UpstreamHeardTicks) * d.zabTick).Milliseconds())
+				if st.Role == zab.Observing {
+					kv("observer_lag_txns", st.Lag)
+				}
+			}
 		}
 	}
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -48,6 +49,10 @@ func TestObserverServesReadsAndForwardsWrites(t *testing.T) {
 	}
 	if got := flw(tc.servers[lead], "mntr"); !strings.Contains(got, "zk_synced_observers\t1") {
 		t.Fatalf("leader's mntr:\n%s", got)
+	}
+	if got := flw(tc.servers[obs], "mntr"); !strings.Contains(got, fmt.Sprintf("zk_upstream\t%d\n", lead)) ||
+		!strings.Contains(got, "zk_observer_lag_txns\t") || !strings.Contains(got, "zk_upstream_last_heard_ms\t") {
+		t.Fatalf("observer's mntr:\n%s", got)
 	}
 	oc := tc.connect(obs)
 	lc := tc.connect(lead)
