@@ -43,8 +43,12 @@ type ClusterConfig struct {
 	// Upstream, on an observer, is the server it follows without an
 	// election (a relay of its site); 0: the leader the election finds.
 	Upstream uint64
+	// ServeLearners makes an observer a relay: observers may follow it
+	// (Upstream) and sync from its own log and snapshots; it passes their
+	// writes, sync() calls and session touches upstream.
+	ServeLearners bool
 	// AcceptLearners lets this server accept observers that are not in
-	// Peers (a voter of a deployment with observers).
+	// Peers (a voter of a deployment with observers, a relay).
 	AcceptLearners bool
 	// Transport, when set, is used instead of TCP on Peers (tests).
 	Transport PeerTransport
@@ -159,6 +163,7 @@ func (s *Server) newDriver(t *tree.Tree, snapZxid int64) (*driver, error) {
 	zc.ID = s.cfg.ServerID
 	zc.Voters = cc.Voters
 	zc.Upstream = cc.Upstream
+	zc.ServeLearners = cc.ServeLearners
 	// The protocol runs on a finer clock than tickTime, so that an election
 	// (vote resends, the finalize wait) takes tens of milliseconds, not
 	// seconds; initLimit and syncLimit keep their meaning in tickTime units.

@@ -84,10 +84,18 @@ func (n *clusterNotifier) SyncDone(tok []byte) {
 func (n *clusterNotifier) Forwarded(from uint64, data []byte) { (*driver)(n).forwarded(from, data) }
 
 // Pinged renews the sessions a learner saw activity for.
+// A learner that serves observers (a relay) passes them on upstream with
+// its own, so the leader, which owns expiry, hears of them.
 func (n *clusterNotifier) Pinged(_ uint64, data []byte) {
+	d := (*driver)(n)
+	relay := d.exec.Role() != zab.Leading
 	now := time.Now()
 	for b := data; len(b) >= 8; b = b[8:] {
-		n.s.sessions.touch(int64(binary.BigEndian.Uint64(b)), now)
+		sid := int64(binary.BigEndian.Uint64(b))
+		n.s.sessions.touch(sid, now)
+		if relay {
+			d.touch(sid)
+		}
 	}
 }
 

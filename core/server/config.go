@@ -211,6 +211,9 @@ func (c *Config) Validate() error {
 		if cc.Upstream != 0 && !cc.Observer {
 			add("Cluster.Upstream", "only an observer follows an upstream; voters follow the elected leader")
 		}
+		if cc.ServeLearners && !cc.Observer {
+			add("Cluster.ServeLearners", "only an observer relays; a leader serves its learners anyway")
+		}
 		if cc.Upstream == c.ServerID && cc.Upstream != 0 {
 			add("Cluster.Upstream", "a server cannot follow itself")
 		}

@@ -133,3 +133,87 @@ func TestObserverSessionMovesToAVoter(t *testing.T) {
 		t.Fatalf("reconnect on the leader: %+v", again)
 	}
 }
+
+// startRelay starts an observer that serves observers of its own.
+func (tc *testCluster) startLearner(id uint64, mod func(*ClusterConfig)) *Server {
+	s := startServer(tc.t, func(c *Config) {
+		c.ServerID = id
+		c.DataDir = tc.dirs[id]
+		c.Tick = 50 * time.Millisecond
+		c.MinSessionTimeout = 300 * time.Millisecond
+		c.MaxSessionTimeout = 10 * time.Second
+		c.SessionSecret = "test-cluster"
+		cc := &ClusterConfig{Voters: tc.voters, Observer: true, InitLimit: 20, SyncLimit: 10, Transport: tc.net.endpoint(id)}
+		mod(cc)
+		c.Cluster = cc
+	})
+	tc.servers[id] = s
+	return s
+}
+
+// An observer behind a relay: the relay follows the leader, the observer
+// follows the relay. Writes and sync() through the observer reach the
+// leader through the relay, the leader streams to the relay only, and the
+// session touches of the observer's clients reach the leader through the
+// relay, so a session with a short timeout does not expire while its
+// client is connected.
+func TestObserverBehindARelay(t *testing.T) {
+	tc := newTestCluster(t, 3)
+	const relay, obs = 8, 9
+	tc.dirs[relay], tc.dirs[obs] = t.TempDir(), t.TempDir()
+	tc.startLearner(relay, func(cc *ClusterConfig) { cc.ServeLearners = true })
+	tc.startLearner(obs, func(cc *ClusterConfig) { cc.Upstream = relay })
+	lead := tc.leader()
+	if st := tc.servers[obs].driver.exec.Status(); st.Upstream != relay {
+		t.Fatalf("observer follows %d, want the relay %d", st.Upstream, relay)
+	}
+	if st := tc.servers[lead].driver.exec.Status(); st.SyncedObservers != 1 {
+		t.Fatalf("the leader serves %d observers, want only the relay", st.SyncedObservers)
+	}
+	// A 1 s session (the client asks; the server grants at least 300 ms).
+	oc, ev, err := zk.Connect([]string{tc.servers[obs].Addr().String()}, time.Second, zk.WithLogInfo(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(oc.Close)
+	waitFor(t, "a session on the observer", 5*time.Second, func() bool {
+		select {
+		case e := <-ev:
+			return e.State == zk.StateHasSession
+		default:
+			return oc.State() == zk.StateHasSession
+		}
+	})
+	if _, err := oc.Create("/r", []byte("1"), zk.FlagEphemeral, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	lc := tc.connect(lead)
+	if _, err := lc.Set("/r", []byte("2"), -1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := oc.Sync("/r"); err != nil {
+		t.Fatal(err)
+	}
+	if data, _, err := oc.Get("/r"); err != nil || string(data) != "2" {
+		t.Fatalf("observer reads %q %v after sync", data, err)
+	}
+	// Three session timeouts later the ephemeral is still there: the
+	// touches travelled observer -> relay -> leader (without the relay
+	// passing them on, the leader expires the session within 1 s).
+	sid := oc.SessionID()
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, _, err := lc.Get("/r"); err != nil {
+			t.Fatalf("the ephemeral of session %#x vanished: %v", sid, err)
+		}
+		if _, err := oc.Set("/r", []byte("3"), -1); err != nil {
+			t.Fatalf("write through the relay: %v", err)
+		}
+		waitFor(t, "the leader to see the write", 5*time.Second, func() bool {
+			data, _, err := lc.Get("/r")
+			return err == nil && string(data) == "3"
+		})
+		lc.Set("/r", []byte("x"), -1)
+	}
+	tc.converged()
+}
