@@ -36,6 +36,9 @@ type ClusterConfig struct {
 	Peers     map[uint64]string
 	InitLimit int // ticks
 	SyncLimit int // ticks
+	// PeerLimits overrides InitLimit and SyncLimit (in ticks) for the link
+	// with one peer: a WAN link needs longer limits than the LAN.
+	PeerLimits map[uint64]zab.Limits
 	// Observer makes this server an observer: it is not in Voters, never
 	// votes and never counts toward a quorum; it serves reads and forwards
 	// writes and sync() to the leader.
@@ -177,6 +180,12 @@ func (s *Server) newDriver(t *tree.Tree, snapZxid int64) (*driver, error) {
 	}
 	zc.InitLimit *= scale
 	zc.SyncLimit *= scale
+	if len(cc.PeerLimits) > 0 {
+		zc.PeerLimits = make(map[uint64]zab.Limits, len(cc.PeerLimits))
+		for id, l := range cc.PeerLimits {
+			zc.PeerLimits[id] = zab.Limits{InitLimit: l.InitLimit * scale, SyncLimit: l.SyncLimit * scale}
+		}
+	}
 	// Wait ~100 ms for a better vote once one has a quorum (ZooKeeper's
 	// finalizeWait is 200 ms): long enough for the votes of servers that are
 	// up to arrive, short enough for a quick failover.
