@@ -4,7 +4,7 @@ GO        ?= go
 BIN       := bin/zoogate
 FUZZTIME  ?= 10s
 
-.PHONY: all build run run-cluster test test-unit test-fuzz test-clients test-long bench bench-quick clean
+.PHONY: all build run run-cluster test test-unit test-race test-fuzz test-clients test-long bench bench-quick clean
 
 all: build
 
@@ -22,13 +22,23 @@ run-cluster: build
 	for id in 1 2 3; do $(BIN) serve --config configs/cluster-3.toml --id $$id & done; \
 	wait
 
-# The whole test suite: unit and integration tests, bounded fuzzing of every
-# decoder, and the real-client scripts (Kazoo, zkCli.sh).
-test: test-unit test-fuzz test-clients
+# The whole test suite: unit and integration tests, the concurrent packages
+# again under the race detector, bounded fuzzing of every decoder, and the
+# real-client scripts (Kazoo, zkCli.sh).
+test: test-unit test-race test-fuzz test-clients
 
 test-unit:
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 12m ./...
+
+# The packages that run goroutines of their own: the peer and WAN
+# transports, the server and its replica driver, watches, the storage's
+# group commit and file system. About 1 min on 2 idle cores, 2-3 min on a
+# busy machine.
+RACE_PKGS ?= ./core/peer ./core/replica ./core/server ./core/watch ./storage/... $(if $(wildcard wan),./wan/...)
+
+test-race:
+	$(GO) test -race -count=1 -timeout 5m $(RACE_PKGS)
 
 test-fuzz:
 	./scripts/fuzz.sh $(FUZZTIME)

@@ -164,9 +164,7 @@ func TestClusterKill9(t *testing.T) {
 }
 
 func clusterKillRound(t *testing.T, bin string, n int) {
-	seed := time.Now().UnixNano()
-	t.Logf("seed %d", seed)
-	rng := rand.New(rand.NewSource(seed))
+	rng := rand.New(rand.NewSource(testSeed(t)))
 	pc := newProcCluster(t, bin, n)
 	pc.leader()
 	var mu sync.Mutex

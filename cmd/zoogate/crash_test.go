@@ -76,12 +76,7 @@ func TestKill9UnderLoad(t *testing.T) {
 	if os.Getenv("ZOOGATE_LONG") != "" {
 		rounds = 100
 	}
-	seed := time.Now().UnixNano()
-	if v := os.Getenv("ZOOGATE_SEED"); v != "" {
-		seed, _ = strconv.ParseInt(v, 10, 64)
-	}
-	t.Logf("seed %d (replay with ZOOGATE_SEED=%d)", seed, seed)
-	rng := rand.New(rand.NewSource(seed))
+	rng := rand.New(rand.NewSource(testSeed(t)))
 	bin := buildBinary(t)
 	root := t.TempDir()
 	dir := filepath.Join(root, "data")

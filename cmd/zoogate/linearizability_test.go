@@ -14,8 +14,7 @@ import (
 // with porcupine; reads must never go back in time within a session.
 func TestClusterLinearizableProcesses(t *testing.T) {
 	bin := buildBinary(t)
-	seed := time.Now().UnixNano()
-	t.Logf("seed %d", seed)
+	seed := testSeed(t)
 	rng := rand.New(rand.NewSource(seed))
 	pc := newProcCluster(t, bin, 3)
 	pc.leader()

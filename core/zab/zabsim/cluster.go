@@ -30,6 +30,14 @@ type Options struct {
 	MaxNoticeDelay int64
 	// LazyCommitMark: persist the applied mark only sometimes.
 	LazyCommitMark bool
+	// CrashDelivers is the probability that what a crashing server had
+	// already sent on a stream is still delivered (a process crash: the
+	// kernel flushes it); otherwise it is lost with the crash.
+	CrashDelivers float64
+	// Order is how the servers' drivers order a Ready (OrderStrict: the
+	// order of zab.Ready's doc); Orders overrides it per server.
+	Order  Order
+	Orders map[uint64]Order
 }
 
 // Server is one simulated server: a zab.Node (nil while crashed), its disk,
@@ -40,6 +48,8 @@ type Server struct {
 	Disk    *Disk
 	Applied []zab.Entry
 	Soft    zab.SoftState
+	// Order is how this server's driver orders a Ready.
+	Order Order
 	// SyncWant maps a pending sync token to the txns acknowledged to
 	// clients when the sync was issued.
 	syncWant map[string][]int64
@@ -59,10 +69,15 @@ const (
 	CutAfterEntries              // after step 2
 	CutAfterHardState            // after step 3
 	CutMidMessages               // after part of step 4
+	// A relaxed driver's early work in a plain Ready (OrderRelaxed), done
+	// before step 1; in any other Ready these are CutNone.
+	CutMidEarly   // after part of the early sends, before the early applies
+	CutAfterEarly // after the early sends and applies, before step 1
 	cutCount
 )
 
-var cutNames = []string{"none", "after-snapshot", "mid-entries", "after-entries", "after-hardstate", "mid-messages"}
+var cutNames = []string{"none", "after-snapshot", "mid-entries", "after-entries", "after-hardstate", "mid-messages",
+	"mid-early", "after-early"}
 
 func (c Cut) String() string { return cutNames[c] }
 
@@ -90,9 +105,24 @@ type Cluster struct {
 	delivered map[zab.MessageType]int
 	// OnReady, when set, sees every Ready before it is executed.
 	OnReady func(id uint64, rd zab.Ready)
-	// Hold leaves the receiver's Ready pending after a delivery (scenarios
-	// then crash it in the middle of executing that Ready).
-	Hold bool
+	// Hold leaves the receiver's Ready pending after a delivery, and the
+	// proposer's after Propose (scenarios then crash it in the middle of
+	// executing that Ready).
+	Hold  bool
+	stats orderStats
+	// crashInReady, when set, is asked before each Ready is executed
+	// (outside Crash) whether the server crashes in its middle, and at
+	// which cut (-1: no crash). Random schedules use it.
+	crashInReady func(id uint64, rd zab.Ready) Cut
+}
+
+// orderStats counts what the relaxed order did, to show that a run
+// exercised it.
+type orderStats struct {
+	earlyReadies         int // Readies with early sends or applies
+	earlyCrashes         int // crashes after early work, before the persist
+	earlyProposalCrashes int // ... of which after sending proposals
+	earlyApplyCrashes    int // ... of which after applying
 }
 
 // NewCluster builds and starts every server.
@@ -123,7 +153,11 @@ func NewCluster(opts Options) *Cluster {
 	slices.Sort(c.ids)
 	c.chk = newChecker(c)
 	for _, id := range c.ids {
-		c.servers[id] = &Server{ID: id, Disk: NewDisk(), syncWant: map[string][]int64{}}
+		o := opts.Order
+		if po, ok := opts.Orders[id]; ok {
+			o = po
+		}
+		c.servers[id] = &Server{ID: id, Disk: NewDisk(), Order: o, syncWant: map[string][]int64{}}
 	}
 	for _, id := range c.ids {
 		if err := c.start(id); err != nil {
@@ -179,6 +213,14 @@ func (c *Cluster) noticeAt() int64 {
 	}
 	return c.now + 1 + c.rng.Int63n(c.opts.MaxNoticeDelay)
 }
+
+func (c *Cluster) crashDelivers() bool {
+	p := c.opts.CrashDelivers
+	return p >= 1 || p > 0 && c.rng.Float64() < p
+}
+
+// SetCrashDelivers changes Options.CrashDelivers.
+func (c *Cluster) SetCrashDelivers(p float64) { c.opts.CrashDelivers = p }
 
 // start builds a node from the server's disk, as a restarted process would.
 func (c *Cluster) start(id uint64) error {
@@ -240,7 +282,7 @@ func (c *Cluster) kill(id uint64) {
 	s.Node = nil
 	s.Applied = nil
 	c.tracef("crash", "%d crashed", id)
-	c.net.crashed(id, c.ids, c.noticeAt, c.alive)
+	c.net.crashed(id, c.ids, c.noticeAt, c.alive, c.crashDelivers)
 }
 
 // Restart starts a crashed server from its disk.
@@ -349,7 +391,9 @@ func (c *Cluster) Propose(id uint64, data []byte) (int64, error) {
 		c.chk.proposed(id, z, data)
 		c.tracef("propose", "%d proposed %s", id, zab.FormatZxid(z))
 	}
-	c.processReady(id, -1)
+	if !c.Hold {
+		c.processReady(id, -1)
+	}
 	return z, err
 }
 
@@ -486,7 +530,11 @@ func (c *Cluster) processReady(id uint64, cut Cut) {
 		if c.OnReady != nil {
 			c.OnReady(id, rd)
 		}
-		if !c.execute(s, rd, cut) {
+		at := cut
+		if at < 0 && c.crashInReady != nil {
+			at = c.crashInReady(id, rd)
+		}
+		if !c.execute(s, rd, at) {
 			c.kill(id)
 			return
 		}
@@ -496,89 +544,6 @@ func (c *Cluster) processReady(id uint64, cut Cut) {
 			return
 		}
 	}
-}
-
-// execute runs the five steps of a Ready; false means it crashed at cut.
-func (c *Cluster) execute(s *Server, rd zab.Ready, cut Cut) bool {
-	d := s.Disk
-	crashAt := func(at Cut) bool { return cut >= 0 && cut == at }
-	if crashAt(CutNone) {
-		return false
-	}
-	// 1. Truncate or install the snapshot, durably.
-	if rd.Snapshot != nil {
-		d.Log.InstallSnapshot(*rd.Snapshot)
-		d.CommitMark = rd.Snapshot.Zxid
-		s.Applied = decodeState(rd.Snapshot.Data)
-		c.chk.reset(s)
-		c.tracef("snap", "%d installed snapshot %s", s.ID, zab.FormatZxid(rd.Snapshot.Zxid))
-	} else if rd.Truncate {
-		if err := d.Log.TruncateAfter(rd.TruncateAfter); err != nil {
-			c.chk.fail("%d truncate: %v", s.ID, err)
-		}
-		c.tracef("trunc", "%d truncated its log after %s", s.ID, zab.FormatZxid(rd.TruncateAfter))
-	}
-	if crashAt(CutAfterSnapshot) {
-		return false
-	}
-	// 2. Append, durably.
-	ents := rd.Entries
-	if crashAt(CutMidEntries) && len(ents) > 0 {
-		ents = ents[:c.cutPoint(len(ents))]
-	}
-	if err := d.Log.Append(ents...); err != nil {
-		c.chk.fail("%d append: %v", s.ID, err)
-	}
-	if crashAt(CutMidEntries) || crashAt(CutAfterEntries) {
-		return false
-	}
-	// 3. Epochs, durably.
-	if hs := rd.HardState; hs != nil {
-		d.AcceptedEpoch, d.CurrentEpoch = hs.AcceptedEpoch, hs.CurrentEpoch
-	}
-	if crashAt(CutAfterHardState) {
-		return false
-	}
-	// 4. Send, then close streams.
-	msgs := rd.Messages
-	if crashAt(CutMidMessages) && len(msgs) > 0 {
-		msgs = msgs[:c.cutPoint(len(msgs))]
-	}
-	for _, m := range msgs {
-		c.net.send(m, c.now+c.delay(), c.noticeAt, c.alive)
-	}
-	if crashAt(CutMidMessages) {
-		return false
-	}
-	for _, p := range rd.Disconnect {
-		c.net.closePair(s.ID, p, c.noticeAt, c.alive)
-	}
-	// 5. Apply.
-	for _, e := range rd.Committed {
-		s.Applied = append(s.Applied, e)
-		c.chk.applied(s, e)
-	}
-	if len(rd.Committed) > 0 && (!c.opts.LazyCommitMark || c.rng.Intn(2) == 0) {
-		d.CommitMark = rd.Committed[len(rd.Committed)-1].Zxid
-	}
-	for _, tok := range rd.SyncDone {
-		c.chk.syncDone(s, string(tok))
-	}
-	if rd.SoftState != nil {
-		s.Soft = *rd.SoftState
-		c.tracef("role", "%d is %s leader=%d epoch=%d serving=%v", s.ID, rd.SoftState.Role,
-			rd.SoftState.Leader, rd.SoftState.Epoch, rd.SoftState.Serving)
-	}
-	return true
-}
-
-// cutPoint: how many of n items a crash in their middle leaves done (half
-// in manual mode, random otherwise).
-func (c *Cluster) cutPoint(n int) int {
-	if c.opts.Manual {
-		return n / 2
-	}
-	return c.rng.Intn(n)
 }
 
 // Leaders returns the servers that are established leaders, by epoch.

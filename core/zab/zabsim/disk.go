@@ -17,6 +17,11 @@ type Disk struct {
 	// Hidden zxids are left out of Entries: a log with holes, for the
 	// ZOOKEEPER-4925 scenario.
 	Hidden map[int64]bool
+	// snapCache is the decoded snapshot whose bytes are src, for contains.
+	snapCache struct {
+		src  []byte
+		data map[int64]string
+	}
 }
 
 // NewDisk returns an empty disk.
@@ -51,12 +56,18 @@ func (d *Disk) allEntries() []zab.Entry {
 func (d *Disk) contains(z int64, data []byte) bool {
 	if z <= d.SnapshotZxid() {
 		snap, _ := d.Snapshot()
-		for _, e := range decodeState(snap.Data) {
-			if e.Zxid == z {
-				return string(e.Data) == string(data)
+		if len(snap.Data) == 0 {
+			return false
+		}
+		sc := &d.snapCache
+		if len(sc.src) != len(snap.Data) || &sc.src[0] != &snap.Data[0] {
+			sc.src, sc.data = snap.Data, map[int64]string{}
+			for _, e := range decodeState(snap.Data) {
+				sc.data[e.Zxid] = string(e.Data)
 			}
 		}
-		return false
+		got, ok := sc.data[z]
+		return ok && got == string(data)
 	}
 	ents, _ := d.Entries(z-1, z)
 	return len(ents) == 1 && ents[0].Zxid == z && string(ents[0].Data) == string(data)

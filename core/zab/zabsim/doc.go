@@ -7,6 +7,13 @@
 // partitions, heals and log compactions runs against it while invariants are
 // checked after every step.
 //
+// Each simulated server executes its Readies like a driver, in one of two
+// orders (Order): the strict order of zab.Ready's doc, or the relaxed one
+// production uses in the broadcast phase (core/replica's Executor: early
+// sends and applies before the persist). Crashes can land between any two steps of
+// either, including between the early work and the persist, and a crashed
+// server's last messages may still be delivered (a process crash).
+//
 // It is test support: it imports core/zab, the standard library and
 // go-hclog, never anything else of zoogate, and nothing outside tests
 // should import it. It has no goroutines, no clock and no global randomness.

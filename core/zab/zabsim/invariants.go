@@ -66,6 +66,12 @@ func (k *checker) applied(s *Server, e zab.Entry) {
 	default:
 		k.fail("server %d applied position %d beyond the ledger (%d)", s.ID, i, len(k.ledger))
 	}
+	// Applied implies committed: durable on a quorum of voters. Not
+	// necessarily durable here yet: a relaxed driver applies a plain
+	// Ready's Committed before persisting its Entries.
+	if n, q := k.durableOn(e), len(k.c.opts.Voters)/2+1; n < q {
+		k.fail("server %d applied %s, durable on only %d voters (quorum %d)", s.ID, zab.FormatZxid(e.Zxid), n, q)
+	}
 	// A txn applied by the leader that proposed it is acknowledged to the
 	// client: from now on it must never be lost.
 	if p, ok := k.proposer[e.Zxid]; ok && p == s.ID && string(k.proposals[e.Zxid]) == string(e.Data) {
@@ -73,6 +79,28 @@ func (k *checker) applied(s *Server, e zab.Entry) {
 			k.acked = append(k.acked, e.Zxid)
 			k.ackedData[e.Zxid] = e.Data
 		}
+	}
+}
+
+// durableOn counts the voters whose disk holds e (stopping at a quorum).
+func (k *checker) durableOn(e zab.Entry) int {
+	n, q := 0, len(k.c.opts.Voters)/2+1
+	for _, id := range k.c.opts.Voters {
+		if k.c.servers[id].Disk.contains(e.Zxid, e.Data) {
+			if n++; n == q {
+				break
+			}
+		}
+	}
+	return n
+}
+
+// sending: s sends m (checked as it leaves, whatever the driver's order).
+// An ACK says everything up to its zxid is durable at the sender.
+func (k *checker) sending(s *Server, m zab.Message) {
+	if m.Type == zab.MsgAck && s.Disk.LastZxid() < m.Zxid {
+		k.fail("server %d sends ACK of %s (flags %#x) but its durable log ends at %s",
+			s.ID, zab.FormatZxid(m.Zxid), m.Flags, zab.FormatZxid(s.Disk.LastZxid()))
 	}
 }
 

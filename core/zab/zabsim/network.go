@@ -103,8 +103,11 @@ func (nw *network) breakPair(x, y uint64, noticeAt func() int64, alive func(uint
 	}
 }
 
-// crashed forgets everything to or from id and breaks its streams.
-func (nw *network) crashed(id uint64, peers []uint64, noticeAt func() int64, alive func(uint64) bool) {
+// crashed forgets everything to id and breaks its streams. What id had
+// sent on a stream is lost too, unless delivers() says that the crash
+// leaves it to be delivered: a process crash, after which the kernel still
+// sends what the process wrote, then closes the stream.
+func (nw *network) crashed(id uint64, peers []uint64, noticeAt func() int64, alive func(uint64) bool, delivers func() bool) {
 	for _, p := range peers {
 		if p == id {
 			continue
@@ -117,6 +120,10 @@ func (nw *network) crashed(id uint64, peers []uint64, noticeAt func() int64, ali
 			if len(tell) == 0 {
 				delete(nw.broken, k)
 			}
+			continue
+		}
+		if len(nw.queues[link{id, p}]) > 0 && alive(p) && !nw.blocked[k] && !nw.muted[k] && delivers() {
+			nw.closePair(id, p, noticeAt, alive)
 			continue
 		}
 		nw.breakPair(id, p, noticeAt, func(x uint64) bool { return x != id && alive(x) })

@@ -124,6 +124,18 @@ func (s *scenario) run(c ddCase) (out string) {
 			Logger: hclog.New(&hclog.LoggerOptions{Level: scenarioLogLevel(), Output: testWriter{s.t},
 				DisableTime: true}),
 		}
+		if v, ok := c.kv["order"]; ok {
+			var okOrder bool
+			if opts.Order, okOrder = ParseOrder(v); !okOrder {
+				s.t.Fatalf("line %d: order %q", c.line, v)
+			}
+		}
+		if v, ok := c.kv["relaxed"]; ok {
+			opts.Orders = map[uint64]Order{}
+			for _, id := range parseIDs(v) {
+				opts.Orders[id] = OrderRelaxed
+			}
+		}
 		s.c = NewCluster(opts)
 		s.c.OnDeliver = func(m zab.Message) {
 			if s.all || s.show[m.Type] {
@@ -165,7 +177,9 @@ func (s *scenario) run(c ddCase) (out string) {
 			if s.intArg(c, "n", 1) > 1 {
 				data = fmt.Sprintf("%s%d", data, i+1)
 			}
+			s.c.Hold = c.kv["hold"] == "true"
 			z, err := s.c.Propose(id, []byte(data))
+			s.c.Hold = false
 			if err != nil {
 				s.out = append(s.out, fmt.Sprintf("propose %s at %d: %v", data, id, err))
 			} else {
@@ -185,17 +199,23 @@ func (s *scenario) run(c ddCase) (out string) {
 				s.t.Fatalf("line %d: cut %q", c.line, v)
 			}
 		}
+		// delivers=true: what the server sent before crashing is still
+		// delivered (a process crash); by default it is lost.
+		if c.kv["delivers"] == "true" {
+			s.c.SetCrashDelivers(1)
+		}
 		for _, id := range parseIDs(strings.Join(c.args, ",")) {
 			if cut >= 0 {
-				s.c.OnReady = func(_ uint64, rd zab.Ready) {
+				s.c.OnReady = func(rid uint64, rd zab.Ready) {
 					s.out = append(s.out, "pending Ready:")
-					s.out = append(s.out, readyLines(rd)...)
+					s.out = append(s.out, s.readyLines(rid, rd)...)
 					s.out = append(s.out, "crash "+cut.String())
 				}
 			}
 			s.c.Crash(id, cut)
 			s.c.OnReady = nil
 		}
+		s.c.SetCrashDelivers(0)
 	case "restart":
 		for _, id := range parseIDs(strings.Join(c.args, ",")) {
 			if err := s.c.Restart(id); err != nil {
@@ -233,7 +253,7 @@ func (s *scenario) run(c ddCase) (out string) {
 		id := parseIDs(c.args[0])[0]
 		s.c.OnReady = func(rid uint64, rd zab.Ready) {
 			if rid == id {
-				s.out = append(s.out, readyLines(rd)...)
+				s.out = append(s.out, s.readyLines(rid, rd)...)
 			}
 		}
 		s.c.ProcessAll()
@@ -354,8 +374,26 @@ func (c *Cluster) settled() bool {
 	return true
 }
 
-func readyLines(rd zab.Ready) []string {
+// readyLines prints a Ready's steps in the order server id's driver
+// performs them: a relaxed driver's early sends and applies come first, as
+// step 0.
+func (s *scenario) readyLines(id uint64, rd zab.Ready) []string {
+	srv := s.c.Server(id)
+	early, late, closeEarly, applyEarly := earlyWork(srv.Order, srv.Soft.Role, rd)
 	var out []string
+	for _, m := range early {
+		out = append(out, "0. send "+m.String())
+	}
+	if closeEarly {
+		for _, p := range rd.Disconnect {
+			out = append(out, fmt.Sprintf("0. close stream to %d", p))
+		}
+	}
+	if applyEarly {
+		for _, e := range rd.Committed {
+			out = append(out, "0. apply "+zab.FormatZxid(e.Zxid))
+		}
+	}
 	if rd.Snapshot != nil {
 		out = append(out, "1. install snapshot "+zab.FormatZxid(rd.Snapshot.Zxid))
 	} else if rd.Truncate {
@@ -371,14 +409,18 @@ func readyLines(rd zab.Ready) []string {
 	if hs := rd.HardState; hs != nil {
 		out = append(out, fmt.Sprintf("3. persist acceptedEpoch=%d currentEpoch=%d", hs.AcceptedEpoch, hs.CurrentEpoch))
 	}
-	for _, p := range rd.Disconnect {
-		out = append(out, fmt.Sprintf("4. close stream to %d", p))
+	if !closeEarly {
+		for _, p := range rd.Disconnect {
+			out = append(out, fmt.Sprintf("4. close stream to %d", p))
+		}
 	}
-	for _, m := range rd.Messages {
+	for _, m := range late {
 		out = append(out, "4. send "+m.String())
 	}
-	for _, e := range rd.Committed {
-		out = append(out, "5. apply "+zab.FormatZxid(e.Zxid))
+	if !applyEarly {
+		for _, e := range rd.Committed {
+			out = append(out, "5. apply "+zab.FormatZxid(e.Zxid))
+		}
 	}
 	for _, t := range rd.SyncDone {
 		out = append(out, "5. sync done "+string(t))

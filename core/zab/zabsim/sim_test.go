@@ -23,7 +23,9 @@ const replayCmd = "go test ./core/zab/zabsim -run 'TestSim$' -seed=%d -v"
 // TestSim runs many seeded random schedules of proposals, crashes (also in
 // the middle of a Ready), restarts, partitions, stream breaks and
 // compactions against real nodes, checking invariants after every step and
-// convergence at the end.
+// convergence at the end. Each seed also picks the drivers' Ready order:
+// zab.Ready's strict one, production's relaxed one, or a mix per server
+// (see Order); the invariants are the same for both.
 func TestSim(t *testing.T) {
 	if *seedFlag != 0 {
 		logger := hclog.New(&hclog.LoggerOptions{Level: hclog.Debug, Output: testWriter{t}, DisableTime: true})
@@ -54,6 +56,7 @@ func TestSim(t *testing.T) {
 		mu     sync.Mutex
 		failed []string
 		totals Report
+		seeds  int
 	)
 	var wg sync.WaitGroup
 	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
@@ -70,21 +73,11 @@ func TestSim(t *testing.T) {
 				if err != nil {
 					failed = append(failed, fmt.Sprintf("seed %d: %v\n  replay: "+replayCmd, seed, err, seed))
 				}
-				totals.Proposed += rep.Proposed
-				totals.Acked += rep.Acked
-				totals.Crashes += rep.Crashes
-				totals.MidReadyCrashes += rep.MidReadyCrashes
-				totals.Partitions += rep.Partitions
-				totals.Compactions += rep.Compactions
-				totals.Epochs += rep.Epochs
-				totals.Exhausted += rep.Exhausted
-				totals.Syncs += rep.Syncs
-				totals.Breaks += rep.Breaks
-				totals.Diffs += rep.Diffs
-				totals.Truncs += rep.Truncs
-				totals.Snaps += rep.Snaps
+				totals.Add(rep)
+				seeds++
+				stop := len(failed) >= 5
 				mu.Unlock()
-				if len(failed) >= 5 {
+				if stop {
 					return
 				}
 			}
@@ -92,11 +85,20 @@ func TestSim(t *testing.T) {
 	}
 	wg.Wait()
 	t.Logf("%d seeds: proposed=%d acked=%d crashes=%d (mid-ready %d) partitions=%d breaks=%d compactions=%d epochs=%d exhausted=%d syncs=%d diff/trunc/snap=%d/%d/%d",
-		n, totals.Proposed, totals.Acked, totals.Crashes, totals.MidReadyCrashes, totals.Partitions,
+		seeds, totals.Proposed, totals.Acked, totals.Crashes, totals.MidReadyCrashes, totals.Partitions,
 		totals.Breaks, totals.Compactions, totals.Epochs, totals.Exhausted, totals.Syncs,
 		totals.Diffs, totals.Truncs, totals.Snaps)
+	t.Logf("relaxed order: %d servers, %d Readies with early sends or applies, %d crashes between them and the persist (%d after sending proposals, %d after applying)",
+		totals.Relaxed, totals.EarlyReadies, totals.EarlyCrashes, totals.EarlyProposalCrashes, totals.EarlyApplyCrashes)
 	if len(failed) > 0 {
 		t.Fatalf("%d failing seeds:\n%s", len(failed), strings.Join(failed, "\n"))
+	}
+	// Crashes in the middle of Readies happened, both orders ran, and the
+	// relaxed one's crash points were reached.
+	if n >= 500 && (totals.MidReadyCrashes == 0 || totals.EarlyReadies == 0 || totals.EarlyProposalCrashes == 0 ||
+		totals.EarlyApplyCrashes == 0) {
+		t.Errorf("%d seeds did not exercise every crash point: %d mid-Ready crashes, %d early Readies, %d crashes after early proposals, %d after early applies",
+			n, totals.MidReadyCrashes, totals.EarlyReadies, totals.EarlyProposalCrashes, totals.EarlyApplyCrashes)
 	}
 }
 
