@@ -20,6 +20,19 @@ func newLogView(store LogReader) *logView {
 
 func (l *logView) lastZxid() int64 { return l.last }
 
+// durableLastZxid is the last zxid the driver has made durable and
+// acknowledged: the store's, below any pending truncation or snapshot.
+func (l *logView) durableLastZxid() int64 {
+	z := l.store.LastZxid()
+	if l.hasTrunc && l.trunc < z {
+		z = l.trunc
+	}
+	if l.snap != nil {
+		z = min(z, l.snap.Zxid)
+	}
+	return z
+}
+
 func (l *logView) pending() bool { return l.snap != nil || l.hasTrunc || len(l.unstable) > 0 }
 
 func (l *logView) snapshotZxid() int64 {

@@ -39,7 +39,9 @@ type SoftState struct {
 // Two relaxations are safe in a Ready with no Snapshot, Truncate, HardState
 // or SoftState (the broadcast phase), and core/server uses them: Committed
 // may be applied before steps 1-3 (those entries are durable on a quorum
-// already), and REQUEST messages may be sent before them (they acknowledge
+// already: a leader counts its own log toward a commit only as far as
+// Advance has acknowledged it durable, which matters for a lone voter,
+// its own quorum), and REQUEST messages may be sent before them (they acknowledge
 // nothing). A leader may also send all of its Messages before steps 1-3 as
 // long as it steps nothing until they are done: the ACKs its proposals earn
 // then count only once its own copy is durable.
@@ -125,6 +127,11 @@ func (n *Node) Advance(rd Ready) {
 	}
 	n.log.stable()
 	n.readyOut = false
+	// The leader's own entries are durable now: they count toward a
+	// commit (maybeCommit counts only what is durable).
+	if n.state == Leading {
+		n.maybeCommit()
+	}
 }
 
 func (n *Node) softState() SoftState {

@@ -128,14 +128,6 @@ func Run(seed int64, rc RunConfig) (*Cluster, Report, error) {
 	if mode == OrdersBySeed {
 		mode = []OrderMode{OrdersStrict, OrdersRelaxed, OrdersBySeed}[rng.Intn(3)]
 	}
-	if nv == 1 {
-		// KNOWN BUG (testdata/relaxed_single_voter.txt): a lone voter
-		// commits a proposal in the Ready that appends it, so a relaxed
-		// driver acknowledges it before it is durable anywhere. Lone
-		// voters run strict until core/zab or core/replica fixes that;
-		// the scenario's expected output then changes.
-		mode = OrdersStrict
-	}
 	switch mode {
 	case OrdersStrict:
 		opts.Order = OrderStrict
