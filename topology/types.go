@@ -62,6 +62,11 @@ type Cluster struct {
 	// data_dir, a relative path is relative to the working directory of
 	// the process. The file itself is checked when a server starts.
 	SessionSecretFile string
+
+	// TLSCA (tls_ca) is the deployment's CA certificate (PEM): every WAN
+	// link verifies the other end against it. Required when a node has a
+	// wan address. Relative like data_dir.
+	TLSCA string
 }
 
 // Site is one [[site]] table: a datacenter or region.
@@ -80,7 +85,13 @@ type Node struct {
 	Peer     string // peer: host:port for ZAB traffic on the LAN
 	Election string // election: host:port for leader election
 	Gossip   string // gossip: host:port for memberlist ("" = no gossip)
-	WAN      string // wan: host:port for QUIC across sites (required for relays)
+	WAN      string // wan: host:port for QUIC across sites (relays; voters of a multi-site file)
+	// WANAdvertise (wan_advertise) is what other sites dial to reach WAN
+	// when it differs (NAT, proxies); "" = WAN.
+	WANAdvertise string
+	// TLSCert and TLSKey (tls_cert, tls_key) are this node's certificate
+	// and key (PEM) for the WAN: its identity is the id in the certificate.
+	TLSCert, TLSKey string
 
 	// DataDir holds snapshots, epochs and a LOCK file (and the log unless
 	// LogDir is another directory). Relative paths are relative to the

@@ -34,6 +34,8 @@ func (f *File) Warnings() []*FieldError {
 type checker struct {
 	f   *File
 	out []*FieldError
+	// caReported: the missing tls_ca was reported once already.
+	caReported bool
 }
 
 func (c *checker) add(k keyPath, format string, args ...any) {
@@ -213,6 +215,8 @@ func (c *checker) nodes() {
 			replicated = replicated || o.Site == p.Name
 		}
 	}
+	// With relays, the voters are the other end of every relay's WAN link.
+	multiSite := len(f.Relays()) > 0
 	sites := map[string]*Site{}
 	for i := range f.Sites {
 		if _, dup := sites[f.Sites[i].Name]; !dup {
@@ -232,13 +236,14 @@ func (c *checker) nodes() {
 			{"peer", n.Peer, n.Role == RoleVoter && replicated, true},
 			{"election", n.Election, n.Role == RoleVoter && voters > 1, true},
 			{"gossip", n.Gossip, false, true},
-			{"wan", n.WAN, n.Role == RoleRelay, true},
+			{"wan", n.WAN, n.Role == RoleRelay || (n.Role == RoleVoter && multiSite), true},
 		} {
 			host := c.address(i, l, addrs)
 			if l.name == "client" {
 				clientHost = host
 			}
 		}
+		c.nodeWAN(i, n)
 		c.nodeDirs(i, n, clientHost, dirs)
 		switch n.LogLevel {
 		case hclog.NoLevel, hclog.Trace, hclog.Debug, hclog.Info, hclog.Warn, hclog.Error:
@@ -315,6 +320,33 @@ func (c *checker) address(i int, l listener, seen map[string]keyPath) string {
 	return host
 }
 
+// nodeWAN checks wan_advertise and the TLS settings a WAN link needs:
+// nothing crosses the WAN in plaintext.
+func (c *checker) nodeWAN(i int, n *Node) {
+	if n.WANAdvertise != "" {
+		if n.WAN == "" {
+			c.add(nodeKey(i, "wan_advertise"), "is set but wan is not")
+		} else if _, host, err := parseHostPort(n.WANAdvertise); err != nil {
+			c.add(nodeKey(i, "wan_advertise"), "%v", err)
+		} else if isUnspecified(host) {
+			c.add(nodeKey(i, "wan_advertise"), "%q is a wildcard address; other sites must be able to dial it", n.WANAdvertise)
+		}
+	}
+	if n.WAN == "" {
+		return
+	}
+	if c.f.Cluster.TLSCA == "" && !c.caReported {
+		c.caReported = true
+		c.add(clusterKey("tls_ca"), "is required when a node has a wan address: nothing crosses the WAN in plaintext (zoogate tls init writes a CA)")
+	}
+	if n.TLSCert == "" {
+		c.add(nodeKey(i, "tls_cert"), "is required with wan: the node's certificate is its identity across the WAN")
+	}
+	if n.TLSKey == "" {
+		c.add(nodeKey(i, "tls_key"), "is required with wan")
+	}
+}
+
 func requiredWhy(name string) string {
 	switch name {
 	case "peer", "election":
@@ -323,7 +355,7 @@ func requiredWhy(name string) string {
 		}
 		return " for a voter when there is more than one voter"
 	case "wan":
-		return " for a relay"
+		return " for a relay, and for a voter when the file has relays (their WAN links end at the voters)"
 	}
 	return ""
 }

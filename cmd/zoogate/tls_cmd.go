@@ -92,10 +92,15 @@ the [cluster] table of %s:
 
   session_secret_file = %q
 
-Keep ca.key off the servers: it signs node certificates. Node <id> uses
-ca.crt, node-<id>.crt and node-<id>.key for mutual TLS between sites;
-this version's topology files do not read tls_ca, tls_cert and tls_key yet.
-`, *config, secretPath)
+  tls_ca = %q
+
+and to each [[node]] with a wan address (node <id>):
+
+  tls_cert = %q
+  tls_key = %q
+
+Keep ca.key off the servers: it signs node certificates.
+`, *config, secretPath, filepath.Join(*out, "ca.crt"), filepath.Join(*out, "node-<id>.crt"), filepath.Join(*out, "node-<id>.key"))
 	return 0
 }
 
