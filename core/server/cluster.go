@@ -55,6 +55,10 @@ type ClusterConfig struct {
 	AcceptLearners bool
 	// Transport, when set, is used instead of TCP on Peers (tests).
 	Transport PeerTransport
+	// WrapTransport, when set, wraps the LAN transport the server opens
+	// (TCP on Peers) in one that also reaches other sites (bridge/: the
+	// WAN over QUIC). The result is closed with the server.
+	WrapTransport func(lan PeerTransport) (PeerTransport, error)
 }
 
 // openTransport starts the TCP transport on this voter's peer address.
@@ -201,6 +205,14 @@ func (s *Server) newDriver(t *tree.Tree, snapZxid int64) (*driver, error) {
 	tr, err := s.openTransport()
 	if err != nil {
 		return nil, fmt.Errorf("peer transport: %w", err)
+	}
+	if cc.WrapTransport != nil {
+		wrapped, err := cc.WrapTransport(tr)
+		if err != nil {
+			tr.Close()
+			return nil, fmt.Errorf("peer transport: %w", err)
+		}
+		tr = wrapped
 	}
 	d.exec, err = replica.New(replica.Config{
 		Node: d.node, Storage: d.store, Transport: tr,
