@@ -12,17 +12,7 @@ import (
 
 // startObserver starts a non-voting member of tc on the in-memory network.
 func (tc *testCluster) startObserver(id uint64) *Server {
-	s := startServer(tc.t, func(c *Config) {
-		c.ServerID = id
-		c.DataDir = tc.dirs[id]
-		c.Tick = 50 * time.Millisecond
-		c.MinSessionTimeout = 2 * time.Second
-		c.MaxSessionTimeout = 10 * time.Second
-		c.SessionSecret = "test-cluster"
-		c.Cluster = &ClusterConfig{Voters: tc.voters, Observer: true, InitLimit: 20, SyncLimit: 10, Transport: tc.net.endpoint(id)}
-	})
-	tc.servers[id] = s
-	return s
+	return tc.startLearner(id, func(*ClusterConfig) {})
 }
 
 func flw(s *Server, word string) string { return s.runFourLetterWord(word, nil) }
@@ -134,7 +124,8 @@ func TestObserverSessionMovesToAVoter(t *testing.T) {
 	}
 }
 
-// startRelay starts an observer that serves observers of its own.
+// startLearner starts a non-voting member of tc on the in-memory network,
+// its cluster config adjusted by mod.
 func (tc *testCluster) startLearner(id uint64, mod func(*ClusterConfig)) *Server {
 	s := startServer(tc.t, func(c *Config) {
 		c.ServerID = id
