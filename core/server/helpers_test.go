@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,14 +19,35 @@ import (
 	"github.com/zoogate/zoogate/core/watch"
 )
 
-// testLogger routes server logs to t.Log.
+// testLogger routes server logs to t.Log until the test's cleanups have
+// run. A connection goroutine may still log as the test ends; t.Log after
+// that is a data race in package testing, so later lines are dropped. The
+// cleanup is registered before the test starts its servers, so it runs
+// after they are closed (cleanups run last-in first-out).
 func testLogger(t testing.TB) hclog.Logger {
-	return hclog.New(&hclog.LoggerOptions{Name: "test", Level: hclog.Debug, Output: tWriter{t}})
+	w := &tWriter{t: t}
+	t.Cleanup(func() {
+		w.mu.Lock()
+		w.done = true
+		w.mu.Unlock()
+	})
+	return hclog.New(&hclog.LoggerOptions{Name: "test", Level: hclog.Debug, Output: w})
 }
 
-type tWriter struct{ t testing.TB }
+type tWriter struct {
+	t    testing.TB
+	mu   sync.Mutex
+	done bool
+}
 
-func (w tWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
+func (w *tWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done {
+		w.t.Log(string(p))
+	}
+	return len(p), nil
+}
 
 // startServer runs a server on a free loopback port with a short tick.
 func startServer(t testing.TB, mod func(*Config)) *Server {
