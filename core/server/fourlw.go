@@ -146,6 +146,9 @@ func (s *Server) mode() string {
 	case zab.Following:
 		return "follower"
 	case zab.Observing:
+		if s.cfg.Cluster.ServeLearners {
+			return "relay"
+		}
 		return "observer"
 	}
 	return "looking"

@@ -155,6 +155,9 @@ func TestObserverBehindARelay(t *testing.T) {
 	tc.startLearner(relay, func(cc *ClusterConfig) { cc.ServeLearners = true })
 	tc.startLearner(obs, func(cc *ClusterConfig) { cc.Upstream = relay })
 	lead := tc.leader()
+	if got := flw(tc.servers[relay], "srvr"); !strings.Contains(got, "Mode: relay") {
+		t.Fatalf("srvr on the relay:\n%s", got)
+	}
 	if st := tc.servers[obs].driver.exec.Status(); st.Upstream != relay {
 		t.Fatalf("observer follows %d, want the relay %d", st.Upstream, relay)
 	}
