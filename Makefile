@@ -4,7 +4,7 @@ GO        ?= go
 BIN       := bin/zoogate
 FUZZTIME  ?= 10s
 
-.PHONY: all build run run-cluster test test-unit test-race test-fuzz test-clients test-long bench bench-quick clean
+.PHONY: all build run run-cluster run-wan test test-unit test-race test-fuzz test-clients test-long bench bench-quick clean
 
 all: build
 
@@ -20,6 +20,17 @@ run: build
 run-cluster: build
 	@trap 'trap - INT TERM EXIT; kill $$(jobs -p) 2>/dev/null; wait' INT TERM EXIT; \
 	for id in 1 2 3; do $(BIN) serve --config configs/cluster-3.toml --id $$id & done; \
+	wait
+
+# Two sites on this machine from configs/wan-demo.toml: three voters (clients
+# on 127.0.0.1:2181-2183), and in site "eu" a relay (2184) behind an emulated
+# 40 ms one-way WAN and an observer (2185). Certificates and the session
+# secret go to ./data/tls on the first run. Ctrl-C stops all five.
+run-wan: build
+	@test -f data/tls/ca.crt || $(BIN) tls init --config configs/wan-demo.toml --out data/tls
+	@trap 'trap - INT TERM EXIT; kill $$(jobs -p) 2>/dev/null; wait' INT TERM EXIT; \
+	for id in 1 2 3 5; do $(BIN) serve --config configs/wan-demo.toml --id $$id & done; \
+	$(BIN) serve --config configs/wan-demo.toml --id 4 --wan-emulate "delay=40ms,jitter=2ms" & \
 	wait
 
 # The whole test suite: unit and integration tests, the concurrent packages

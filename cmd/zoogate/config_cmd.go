@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/zoogate/zoogate/core/server"
+	"github.com/zoogate/zoogate/core/zab"
 	"github.com/zoogate/zoogate/topology"
 )
 
@@ -55,33 +56,89 @@ func loadServerConfig(path string, id uint64) (server.Config, string, error) {
 	if err != nil {
 		return server.Config{}, "", err
 	}
-	primary := f.PrimarySite()
-	if n.Role == topology.RoleRelay || (n.Role == topology.RoleObserver && (primary == nil || n.Site != primary.Name)) {
-		return server.Config{}, "", fmt.Errorf("%s: node %d: a %s in site %q is not supported yet (relays and remote-site observers need the WAN transport); voters and observers of the primary site run", path, n.ID, n.Role, n.Site)
-	}
 	level := ""
 	if n.LogLevel != hclog.NoLevel {
 		level = n.LogLevel.String()
 	}
 	cfg := serverConfig(f, n)
-	voters, observers := f.Voters(), primaryObservers(f)
-	if len(voters) > 1 || len(observers) > 0 {
-		cc := &server.ClusterConfig{Name: f.Cluster.Name, InitLimit: f.Cluster.InitLimit, SyncLimit: f.Cluster.SyncLimit, Peers: map[uint64]string{}}
+	cc := clusterConfig(f, n)
+	cfg.Cluster = cc
+	return cfg, level, nil
+}
+
+// clusterConfig maps the node's place in the deployment onto the server's
+// cluster settings; nil for a file with one voter and nothing else. The
+// WAN side (a transport that also reaches other sites) is added by
+// attachWAN once the logger exists.
+func clusterConfig(f *topology.File, n *topology.Node) *server.ClusterConfig {
+	voters, observers, relays := f.Voters(), primaryObservers(f), f.Relays()
+	if len(voters) <= 1 && len(observers) == 0 && len(relays) == 0 {
+		return nil
+	}
+	cc := &server.ClusterConfig{Name: f.Cluster.Name, InitLimit: f.Cluster.InitLimit, SyncLimit: f.Cluster.SyncLimit, Peers: map[uint64]string{}}
+	for _, v := range voters {
+		cc.Voters = append(cc.Voters, v.ID)
+	}
+	primary := f.PrimarySite()
+	switch {
+	case n.Role == topology.RoleVoter:
 		for _, v := range voters {
-			cc.Voters = append(cc.Voters, v.ID)
 			cc.Peers[v.ID] = v.Peer
 		}
-		// Observers dial the voters; voters accept them.
+		// The primary site's observers dial the voters on the LAN; relays
+		// reach them over the WAN.
 		cc.AcceptLearners = len(observers) > 0
-		if n.Role == topology.RoleObserver {
-			cc.Observer = true
-			if n.Peer != "" {
-				cc.Peers[n.ID] = n.Peer
+		cc.PeerLimits = wanLimits(f, relayIDs(f))
+	case n.Role == topology.RoleRelay:
+		// A relay follows the leader the election finds, across the WAN
+		// (bridge/), and serves its site's observers on its peer address.
+		cc.Observer, cc.ServeLearners, cc.AcceptLearners = true, true, true
+		cc.Peers[n.ID] = n.Peer
+		cc.PeerLimits = wanLimits(f, cc.Voters)
+	case primary != nil && n.Site == primary.Name: // an observer of the primary site
+		cc.Observer = true
+		for _, v := range voters {
+			cc.Peers[v.ID] = v.Peer
+		}
+		if n.Peer != "" {
+			cc.Peers[n.ID] = n.Peer
+		}
+	default: // an observer of another site follows the site's first relay
+		cc.Observer = true
+		for _, r := range relays {
+			if r.Site == n.Site {
+				cc.Upstream = r.ID
+				cc.Peers[r.ID] = r.Peer
+				break
 			}
 		}
-		cfg.Cluster = cc
+		if n.Peer != "" {
+			cc.Peers[n.ID] = n.Peer
+		}
 	}
-	return cfg, level, nil
+	return cc
+}
+
+// wanLimits gives the links with ids twice the file's initLimit and
+// syncLimit: a WAN round trip is tens to hundreds of milliseconds, and a
+// snapshot crosses it far slower than a LAN.
+func wanLimits(f *topology.File, ids []uint64) map[uint64]zab.Limits {
+	if len(ids) == 0 {
+		return nil
+	}
+	m := make(map[uint64]zab.Limits, len(ids))
+	for _, id := range ids {
+		m[id] = zab.Limits{InitLimit: 2 * f.Cluster.InitLimit, SyncLimit: 2 * f.Cluster.SyncLimit}
+	}
+	return m
+}
+
+func relayIDs(f *topology.File) []uint64 {
+	var ids []uint64
+	for _, r := range f.Relays() {
+		ids = append(ids, r.ID)
+	}
+	return ids
 }
 
 // primaryObservers returns the observers of the primary site (the ones that

@@ -32,6 +32,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	logLevel := fs.String("log-level", "", "trace, debug, info, warn or error (default info)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file until the server stops (diagnostics)")
 	memProfile := fs.String("memprofile", "", "write an allocation profile to this file when the server stops (diagnostics)")
+	wanEmulate := fs.String("wan-emulate", "", `run this node's WAN packets through an emulated WAN, e.g. "delay=40ms,jitter=2ms,loss=0.01" (demos and drills only)`)
 	recover := fs.Bool("recover", false, "if the newest snapshot is corrupt, start from an older one plus the log (when the log still covers it)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -78,6 +79,15 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	}
 	if *memProfile != "" {
 		defer writeAllocProfile(*memProfile, log)
+	}
+	if *configPath != "" {
+		if err := attachWAN(&cfg, *configPath, *id, log, *wanEmulate); err != nil {
+			fmt.Fprintf(stderr, "zoogate serve: %v\n", err)
+			return 1
+		}
+	} else if *wanEmulate != "" {
+		fmt.Fprintln(stderr, "zoogate serve: --wan-emulate needs --config with a WAN topology")
+		return 1
 	}
 	srv, err := server.New(cfg, log)
 	if err != nil {
