@@ -103,14 +103,18 @@ func clusterConfig(f *topology.File, n *topology.Node) *server.ClusterConfig {
 		if n.Peer != "" {
 			cc.Peers[n.ID] = n.Peer
 		}
-	default: // an observer of another site follows the site's first relay
+	default: // an observer of another site follows the site's relays, in file order
 		cc.Observer = true
 		for _, r := range relays {
-			if r.Site == n.Site {
-				cc.Upstream = r.ID
-				cc.Peers[r.ID] = r.Peer
-				break
+			if r.Site != n.Site {
+				continue
 			}
+			if cc.Upstream == 0 {
+				cc.Upstream = r.ID
+			} else {
+				cc.Fallbacks = append(cc.Fallbacks, r.ID)
+			}
+			cc.Peers[r.ID] = r.Peer
 		}
 		if n.Peer != "" {
 			cc.Peers[n.ID] = n.Peer

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"slices"
 	"fmt"
 	"math/rand"
 	"path/filepath"
@@ -46,6 +47,10 @@ type ClusterConfig struct {
 	// Upstream, on an observer, is the server it follows without an
 	// election (a relay of its site); 0: the leader the election finds.
 	Upstream uint64
+	// Fallbacks, on an observer with an Upstream, are the servers it moves
+	// to, in order, when its upstream has not served it for SyncLimit
+	// ticks (its site's other relays), wrapping around (upstream.go).
+	Fallbacks []uint64
 	// ServeLearners makes an observer a relay: observers may follow it
 	// (Upstream) and sync from its own log and snapshots; it passes their
 	// writes, sync() calls and session touches upstream.
@@ -78,7 +83,7 @@ func (s *Server) openTransport() (PeerTransport, error) {
 		// nobody dials.
 		pc.Upstreams = map[uint64]string{}
 		for id, addr := range cc.Peers {
-			if id != s.cfg.ServerID && (cc.Upstream == 0 || id == cc.Upstream) {
+			if id != s.cfg.ServerID && (cc.Upstream == 0 || id == cc.Upstream || slices.Contains(cc.Fallbacks, id)) {
 				pc.Upstreams[id] = addr
 			}
 		}
@@ -133,6 +138,8 @@ type driver struct {
 	wasServing bool // as of the last role change
 
 	zabTick time.Duration // how often the node is ticked
+
+	upstreams upstreamWatch // an observer's move to its next upstream
 
 	touchMu sync.Mutex
 	touched map[int64]struct{} // sessions seen since the last ping (learners)
@@ -214,6 +221,12 @@ func (s *Server) newDriver(t *tree.Tree, snapZxid int64) (*driver, error) {
 		}
 		tr = wrapped
 	}
+	if len(cc.Fallbacks) > 0 {
+		d.upstreams = upstreamWatch{
+			order: append([]uint64{cc.Upstream}, cc.Fallbacks...),
+			after: time.Duration(zc.SyncLimit) * d.zabTick,
+		}
+	}
 	d.exec, err = replica.New(replica.Config{
 		Node: d.node, Storage: d.store, Transport: tr,
 		Applier: (*clusterApplier)(d), Notifier: (*clusterNotifier)(d),
@@ -247,6 +260,7 @@ func (d *driver) run() {
 				d.node.SetPingData(b)
 			}
 			d.node.Tick()
+			d.upstreams.check(d, time.Now())
 		case <-tr.Notify():
 			d.exec.Deliver()
 		case w := <-s.writes:

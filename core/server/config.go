@@ -214,6 +214,12 @@ func (c *Config) Validate() error {
 		if cc.ServeLearners && !cc.Observer {
 			add("Cluster.ServeLearners", "only an observer relays; a leader serves its learners anyway")
 		}
+		if len(cc.Fallbacks) > 0 && cc.Upstream == 0 {
+			add("Cluster.Fallbacks", "need an Upstream to fall back from")
+		}
+		if slices.Contains(cc.Fallbacks, c.ServerID) || slices.Contains(cc.Fallbacks, 0) {
+			add("Cluster.Fallbacks", "must not list 0 or this server's own id %d", c.ServerID)
+		}
 		if cc.Upstream == c.ServerID && cc.Upstream != 0 {
 			add("Cluster.Upstream", "a server cannot follow itself")
 		}

@@ -211,3 +211,36 @@ func TestObserverBehindARelay(t *testing.T) {
 	}
 	tc.converged()
 }
+
+// An observer whose relay dies moves to the next relay of its list, and
+// keeps receiving the primary's writes through it.
+func TestObserverMovesToTheNextRelay(t *testing.T) {
+	tc := newTestCluster(t, 3)
+	const relayA, relayB, obs = 7, 8, 9
+	for _, id := range []uint64{relayA, relayB, obs} {
+		tc.dirs[id] = t.TempDir()
+	}
+	tc.startLearner(relayA, func(cc *ClusterConfig) { cc.ServeLearners = true })
+	tc.startLearner(relayB, func(cc *ClusterConfig) { cc.ServeLearners = true })
+	tc.startLearner(obs, func(cc *ClusterConfig) { cc.Upstream, cc.Fallbacks = relayA, []uint64{relayB} })
+	lead := tc.leader()
+	if st := tc.servers[obs].driver.exec.Status(); st.Upstream != relayA {
+		t.Fatalf("observer follows %d, want %d", st.Upstream, relayA)
+	}
+	tc.stop(relayA)
+	waitFor(t, "the observer to serve again, through the other relay", 10*time.Second, func() bool {
+		st := tc.servers[obs].driver.exec.Status()
+		return st.Serving && st.Upstream == relayB
+	})
+	lc := tc.connect(lead)
+	if _, err := lc.Create("/after-move", []byte("x"), 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	oc := tc.connect(obs)
+	if _, err := oc.Sync("/after-move"); err != nil {
+		t.Fatal(err)
+	}
+	if d, _, err := oc.Get("/after-move"); err != nil || string(d) != "x" {
+		t.Fatalf("observer reads %q %v", d, err)
+	}
+}

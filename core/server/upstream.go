@@ -1,0 +1,43 @@
+package server
+
+import (
+	"time"
+)
+
+// upstreamWatch moves an observer to the next server of its list when its
+// upstream has not served it for a while: a site's observers follow its
+// first relay, and the next one when that relay dies (ClusterConfig
+// Fallbacks, in the topology file's order). It runs on the driver
+// goroutine, after each tick.
+type upstreamWatch struct {
+	order []uint64 // the upstream, then its fallbacks
+	at    int      // index of the upstream followed now
+	after time.Duration
+	since time.Time // when it stopped being served; zero while served
+}
+
+func (u *upstreamWatch) check(d *driver, now time.Time) {
+	if len(u.order) < 2 {
+		return
+	}
+	if d.exec.Serving() {
+		u.since = time.Time{}
+		return
+	}
+	if u.since.IsZero() {
+		u.since = now
+		return
+	}
+	if now.Sub(u.since) < u.after {
+		return
+	}
+	from := u.order[u.at]
+	u.at = (u.at + 1) % len(u.order)
+	to := u.order[u.at]
+	if err := d.node.SetUpstream(to); err != nil {
+		d.log.Warn("cannot move to the next upstream", "from", from, "to", to, "error", err)
+		return
+	}
+	u.since = now
+	d.log.Warn("upstream has not served this observer; moving to the next", "from", from, "to", to, "after", u.after)
+}
