@@ -43,7 +43,10 @@ type Conn struct {
 
 	wake chan struct{}
 	done chan struct{}
-	wg   sync.WaitGroup
+	// flushed is closed by deliver once it has written what was queued
+	// when Close was called.
+	flushed chan struct{}
+	wg      sync.WaitGroup
 }
 
 type inPkt struct {
@@ -122,6 +125,7 @@ func New(inner net.PacketConn, def Spec, rnd *rand.Rand) (*Conn, error) {
 		readDone:  make(chan struct{}),
 		wake:      make(chan struct{}, 1),
 		done:      make(chan struct{}),
+		flushed:   make(chan struct{}),
 		timer:     time.NewTimer(time.Hour),
 	}
 	c.timer.Stop()
@@ -201,8 +205,11 @@ func (c *Conn) HealLink(peer net.Addr) {
 // Stats returns the counters so far.
 func (c *Conn) Stats() Stats { c.mu.Lock(); defer c.mu.Unlock(); return c.stats }
 
-// Close stops the goroutines, drops the packets still queued and closes
-// the inner PacketConn.
+// Close stops the goroutines and closes the inner PacketConn. Packets
+// still queued (a closing QUIC connection's last CONNECTION_CLOSE among
+// them) are sent at once rather than dropped, as a real socket would send
+// them: a graceful close must not look like a crash to the peers. Packets
+// of cut links are still dropped.
 func (c *Conn) Close() error {
 	c.mu.Lock()
 	if c.closed {
@@ -210,9 +217,9 @@ func (c *Conn) Close() error {
 		return net.ErrClosed
 	}
 	c.closed = true
-	c.pending = nil
 	close(c.done)
 	c.mu.Unlock()
+	<-c.flushed
 	err := c.inner.Close() // ends receive's ReadFrom
 	c.wg.Wait()
 	return err

@@ -199,3 +199,29 @@ func TestDeadlineAndClose(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestCloseSendsWhatIsQueued: packets written just before Close (a closing
+// QUIC connection's last CONNECTION_CLOSE) still reach the peer, so a
+// graceful close does not look like a crash; a cut link's do not.
+func TestCloseSendsWhatIsQueued(t *testing.T) {
+	sender := listen(t, "delay=300ms", 1)
+	peer := listen(t, "", 2)
+	cutPeer := listen(t, "", 3)
+	for i := 0; i < 3; i++ {
+		if _, err := sender.WriteTo(packet(i, 16), peer.LocalAddr()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sender.CutLink(cutPeer.LocalAddr())
+	sender.WriteTo(packet(9, 16), cutPeer.LocalAddr())
+	if err := sender.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if seqs, _ := readN(t, peer, 3, 2*time.Second); seqs[0] != 0 || seqs[2] != 2 {
+		t.Fatalf("after Close the peer got %v", seqs)
+	}
+	cutPeer.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if _, _, err := cutPeer.ReadFrom(make([]byte, 64)); err == nil {
+		t.Fatal("a packet of a cut link was sent on Close")
+	}
+}

@@ -84,13 +84,18 @@ func (c *Conn) WriteTo(p []byte, addr net.Addr) (int, error) {
 	return len(p), nil
 }
 
-// deliver writes queued packets to the inner PacketConn when they fall due.
+// deliver writes queued packets to the inner PacketConn when they fall due;
+// once Close was called, it writes everything still queued and stops.
 func (c *Conn) deliver() {
 	defer c.wg.Done()
+	defer close(c.flushed)
 	var batch []*pkt
 	for {
 		c.mu.Lock()
 		now := time.Now()
+		if c.closed {
+			now = time.Unix(1<<40, 0) // everything is due
+		}
 		for len(c.pending) > 0 && !c.pending[0].due.After(now) {
 			pk := heap.Pop(&c.pending).(*pkt)
 			if c.cutL(pk.key) {
@@ -104,12 +109,17 @@ func (c *Conn) deliver() {
 		if len(c.pending) > 0 {
 			wait = c.pending[0].due.Sub(now)
 		}
+		closed := c.closed
 		c.mu.Unlock()
 		for i, pk := range batch {
 			c.inner.WriteTo(pk.data, pk.to) // UDP: errors are losses
 			batch[i] = nil
 		}
 		batch = batch[:0]
+		if closed {
+			c.timer.Stop()
+			return
+		}
 		if wait >= 0 {
 			c.timer.Reset(wait)
 		}
