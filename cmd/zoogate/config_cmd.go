@@ -80,6 +80,12 @@ func clusterConfig(f *topology.File, n *topology.Node) *server.ClusterConfig {
 		cc.Voters = append(cc.Voters, v.ID)
 	}
 	primary := f.PrimarySite()
+	if len(f.Sites) > 1 {
+		cc.Site = n.Site
+		if cc.Site == "" && primary != nil {
+			cc.Site = primary.Name
+		}
+	}
 	switch {
 	case n.Role == topology.RoleVoter:
 		for _, v := range voters {

@@ -121,6 +121,9 @@ func TestWANSiteProcesses(t *testing.T) {
 	if got := mntr(5, "zk_upstream"); got != "4" {
 		t.Errorf("the remote observer follows %q, want the relay 4", got)
 	}
+	if got := mntr(5, "zk_site"); got != "eu" {
+		t.Errorf("the remote observer's zk_site is %q, want eu", got)
+	}
 	connect := func(id int) *zk.Conn {
 		c, _, err := zk.Connect([]string{pc.client[id]}, 10*time.Second, zk.WithLogInfo(false))
 		if err != nil {

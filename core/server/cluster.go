@@ -6,6 +6,7 @@ import (
 	"math/rand"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -30,6 +31,7 @@ type PeerTransport = peer.Transport
 // voting.
 type ClusterConfig struct {
 	Name   string   // cluster name, checked when peers connect
+	Site   string   // this server's site (conf, mntr); "" in a one-site file
 	Voters []uint64 // ids of the voting members
 	// Peers maps ids to peer addresses (host:port): every voter's, and this
 	// server's own when it has one. Voters dial each other (the lower id
@@ -140,6 +142,10 @@ type driver struct {
 	zabTick time.Duration // how often the node is ticked
 
 	upstreams upstreamWatch // an observer's move to its next upstream
+	// caughtUp is when (unix ms) a learner last had nothing to catch up
+	// with its upstream: while it lags, now minus caughtUp bounds how far
+	// behind it is in time (mntr's zk_observer_lag_ms).
+	caughtUp atomic.Int64
 
 	touchMu sync.Mutex
 	touched map[int64]struct{} // sessions seen since the last ping (learners)
@@ -221,6 +227,7 @@ func (s *Server) newDriver(t *tree.Tree, snapZxid int64) (*driver, error) {
 		}
 		tr = wrapped
 	}
+	d.caughtUp.Store(time.Now().UnixMilli())
 	if len(cc.Fallbacks) > 0 {
 		d.upstreams = upstreamWatch{
 			order: append([]uint64{cc.Upstream}, cc.Fallbacks...),
@@ -260,7 +267,11 @@ func (d *driver) run() {
 				d.node.SetPingData(b)
 			}
 			d.node.Tick()
-			d.upstreams.check(d, time.Now())
+			now := time.Now()
+			d.upstreams.check(d, now)
+			if st := d.exec.Status(); st.Lag == 0 {
+				d.caughtUp.Store(now.UnixMilli())
+			}
 		case <-tr.Notify():
 			d.exec.Deliver()
 		case w := <-s.writes:

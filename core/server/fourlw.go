@@ -186,6 +186,20 @@ func (s *Server) writeConf(b *strings.Builder) {
 		port, dataAbs, data, logAbs, log)
 	fmt.Fprintf(b, "tickTime=%d\nmaxClientCnxns=%d\nminSessionTimeout=%d\nmaxSessionTimeout=%d\nclientPortListenBacklog=-1\nserverId=%d\n",
 		s.cfg.Tick.Milliseconds(), s.cfg.MaxClientCnxns, min.Milliseconds(), max.Milliseconds(), s.cfg.ServerID)
+	if cc := s.cfg.Cluster; cc != nil {
+		// ZooKeeper's peerType, and zoogate's role and site.
+		peerType, role := "participant", "voter"
+		if cc.Observer {
+			peerType, role = "observer", "observer"
+			if cc.ServeLearners {
+				role = "relay"
+			}
+		}
+		fmt.Fprintf(b, "peerType=%s\nrole=%s\n", peerType, role)
+		if cc.Site != "" {
+			fmt.Fprintf(b, "site=%s\n", cc.Site)
+		}
+	}
 }
 
 // writeCons lists the connections that have a session (connections still
@@ -256,6 +270,9 @@ func (s *Server) writeMntr(b *strings.Builder) {
 	kv("auth_failed_count", s.stats.authFailed.Load())
 	kv("last_zxid", fmt.Sprintf("0x%x", s.LastZxid()))
 	if d := s.driver; d != nil {
+		if site := s.cfg.Cluster.Site; site != "" {
+			kv("site", site)
+		}
 		if st := d.exec.Status(); st != nil {
 			kv("peer_state", strings.ToLower(st.Role.String())+" - "+st.Phase)
 			kv("current_epoch", st.CurrentEpoch)
@@ -273,6 +290,11 @@ func (s *Server) writeMntr(b *strings.Builder) {
 				kv("upstream_last_heard_ms", (time.Duration(st.UpstreamHeardTicks) * d.zabTick).Milliseconds())
 				if st.Role == zab.Observing {
 					kv("observer_lag_txns", st.Lag)
+					lagMS := int64(0)
+					if st.Lag > 0 {
+						lagMS = time.Now().UnixMilli() - d.caughtUp.Load()
+					}
+					kv("observer_lag_ms", lagMS)
 				}
 			}
 		}

@@ -158,6 +158,12 @@ func TestObserverBehindARelay(t *testing.T) {
 	if got := flw(tc.servers[relay], "srvr"); !strings.Contains(got, "Mode: relay") {
 		t.Fatalf("srvr on the relay:\n%s", got)
 	}
+	if got := flw(tc.servers[relay], "conf"); !strings.Contains(got, "peerType=observer\nrole=relay\n") {
+		t.Fatalf("conf on the relay:\n%s", got)
+	}
+	if got := flw(tc.servers[obs], "mntr"); !strings.Contains(got, "zk_observer_lag_ms\t0\n") {
+		t.Fatalf("mntr on the observer behind the relay:\n%s", got)
+	}
 	if st := tc.servers[obs].driver.exec.Status(); st.Upstream != relay {
 		t.Fatalf("observer follows %d, want the relay %d", st.Upstream, relay)
 	}
