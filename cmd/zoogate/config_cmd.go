@@ -81,9 +81,18 @@ func clusterConfig(f *topology.File, n *topology.Node) *server.ClusterConfig {
 	}
 	primary := f.PrimarySite()
 	if len(f.Sites) > 1 {
-		cc.Site = n.Site
-		if cc.Site == "" && primary != nil {
-			cc.Site = primary.Name
+		siteOf := func(o *topology.Node) string {
+			if o.Site == "" && primary != nil {
+				return primary.Name
+			}
+			return o.Site
+		}
+		cc.Site = siteOf(n)
+		cc.SiteOf = map[uint64]string{}
+		for i := range f.Nodes {
+			if o := &f.Nodes[i]; o.ID != n.ID {
+				cc.SiteOf[o.ID] = siteOf(o)
+			}
 		}
 	}
 	switch {

@@ -124,6 +124,10 @@ func TestWANSiteProcesses(t *testing.T) {
 	if got := mntr(5, "zk_site"); got != "eu" {
 		t.Errorf("the remote observer's zk_site is %q, want eu", got)
 	}
+	waitUntil(t, "the leader to report site eu caught up and heard from", 10*time.Second, func() bool {
+		heard := mntr(lead, "zk_site_eu_last_heard_ms")
+		return mntr(lead, "zk_site_eu_lag_txns") == "0" && heard != "" && heard != "-1"
+	})
 	connect := func(id int) *zk.Conn {
 		c, _, err := zk.Connect([]string{pc.client[id]}, 10*time.Second, zk.WithLogInfo(false))
 		if err != nil {
@@ -159,6 +163,10 @@ func TestWANSiteProcesses(t *testing.T) {
 		if _, err := leader.Create(fmt.Sprintf("/during-%02d", i), nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
 			t.Fatalf("write in the primary with the relay down: %v", err)
 		}
+	}
+	// The leader sees the site fall behind (or its relay gone: -1).
+	if got := mntr(lead, "zk_site_eu_lag_txns"); got == "0" || got == "" {
+		t.Errorf("with the relay down and 20 writes made, the leader reports site eu lagging %q", got)
 	}
 	start(4)
 	waitUntil(t, "the observer to see the writes made while its relay was down", 60*time.Second, func() bool {

@@ -32,6 +32,9 @@ type PeerTransport = peer.Transport
 type ClusterConfig struct {
 	Name   string   // cluster name, checked when peers connect
 	Site   string   // this server's site (conf, mntr); "" in a one-site file
+	// SiteOf maps other servers' ids to their sites, so that a leader
+	// reports the lag of each remote site (mntr).
+	SiteOf map[uint64]string
 	Voters []uint64 // ids of the voting members
 	// Peers maps ids to peer addresses (host:port): every voter's, and this
 	// server's own when it has one. Voters dial each other (the lower id
@@ -146,6 +149,8 @@ type driver struct {
 	// with its upstream: while it lags, now minus caughtUp bounds how far
 	// behind it is in time (mntr's zk_observer_lag_ms).
 	caughtUp atomic.Int64
+	// learners is the node's learner streams as of the last tick, for mntr.
+	learners atomic.Pointer[[]zab.LearnerStatus]
 
 	touchMu sync.Mutex
 	touched map[int64]struct{} // sessions seen since the last ping (learners)
@@ -271,6 +276,9 @@ func (d *driver) run() {
 			d.upstreams.check(d, now)
 			if st := d.exec.Status(); st.Lag == 0 {
 				d.caughtUp.Store(now.UnixMilli())
+			}
+			if ls := d.node.Learners(); ls != nil || d.learners.Load() != nil {
+				d.learners.Store(&ls)
 			}
 		case <-tr.Notify():
 			d.exec.Deliver()

@@ -282,6 +282,7 @@ func (s *Server) writeMntr(b *strings.Builder) {
 				kv("synced_followers", st.SyncedFollowers)
 				kv("synced_non_voting_followers", 0)
 				kv("synced_observers", st.SyncedObservers)
+				s.writeSiteLag(kv, d)
 			}
 			if st.Upstream != 0 {
 				// A learner: whom it follows, when it last heard from it,

@@ -34,6 +34,7 @@ type handler struct {
 	commitSent int64 // last COMMIT sent (followers)
 	acked      int64 // everything up to acked is durable at the follower
 	lastHeard  int64
+	logged     int64 // last logged zxid the learner reported in a PING reply
 }
 
 type pendingSync struct {
@@ -258,6 +259,10 @@ type LearnerStatus struct {
 	Sent, Acked int64
 	// HeardTicks is how many ticks ago it was last heard from.
 	HeardTicks int64
+	// Logged is the last zxid it reported logged (PING replies); Lag is
+	// how many committed transactions it has yet to receive, measured
+	// like Status.Lag.
+	Logged, Lag int64
 }
 
 // Learners lists the learner streams this node serves (a leader, or a
@@ -270,7 +275,8 @@ func (n *Node) Learners() []LearnerStatus {
 	for _, id := range n.master.sortedIDs() {
 		h := n.master.handlers[id]
 		out = append(out, LearnerStatus{ID: id, Observer: h.observer, State: h.state.String(),
-			Sent: h.sent, Acked: h.acked, HeardTicks: n.now - h.lastHeard})
+			Sent: h.sent, Acked: h.acked, HeardTicks: n.now - h.lastHeard,
+			Logged: h.logged, Lag: lag(n.committed, h.logged)})
 	}
 	return out
 }

@@ -174,6 +174,11 @@ func TestRelayServesItsObserversFromItsOwnStream(t *testing.T) {
 	if st := leader.Status(); st.Learners != 1 || st.SyncedObservers != 1 {
 		t.Fatalf("leader status %+v", st)
 	}
+	// After a ping round the leader knows how far its relay has logged.
+	w.tick(1)
+	if ls := leader.Learners(); len(ls) != 1 || ls[0].Logged != MakeZxid(1, 5) || ls[0].Lag != 0 {
+		t.Fatalf("leader's view of the relay: %+v", ls)
+	}
 }
 
 func TestRelayForwardsWritesAndSyncs(t *testing.T) {
