@@ -134,6 +134,12 @@ func clusterConfig(f *topology.File, n *topology.Node) *server.ClusterConfig {
 		if n.Peer != "" {
 			cc.Peers[n.ID] = n.Peer
 		}
+		// With a WAN link of its own it follows the primary directly when
+		// no relay of its site serves it (attachWAN dials the voters).
+		cc.FallbackToPrimary = n.WAN != "" && cc.Upstream != 0
+		if n.WAN != "" {
+			cc.PeerLimits = wanLimits(f, cc.Voters)
+		}
 	}
 	return cc
 }

@@ -29,9 +29,10 @@ func freeUDPPort(t *testing.T) string {
 // across an emulated WAN (QUIC, mutual TLS from `zoogate tls init`, 20 ms
 // one way) and an observer that follows the relay on its LAN. A write
 // through the remote observer reaches the leader; a write on the leader
-// reaches the observer; the leader serves one stream for the whole site;
-// the relay killed with SIGKILL and restarted brings its observer back,
-// and every node ends with the same tree.
+// reaches the observer; the leader serves one stream for the whole site and
+// reports its lag; with the relay killed (SIGKILL) the observer follows the
+// primary over its own WAN link; the relay comes back, and every node ends
+// with the same tree.
 func TestWANSiteProcesses(t *testing.T) {
 	bin := buildBinary(t)
 	dir := t.TempDir()
@@ -50,7 +51,7 @@ func TestWANSiteProcesses(t *testing.T) {
 		case 5:
 			site, role = "eu", "observer"
 		}
-		if id <= 4 {
+		if id <= 5 { // the observer too: it falls back to the primary over its own WAN link
 			extra = fmt.Sprintf("peer = %q\nwan = %q\ntls_cert = %q\ntls_key = %q\n", freePort(t), freeUDPPort(t),
 				filepath.Join(tls, fmt.Sprintf("node-%d.crt", id)), filepath.Join(tls, fmt.Sprintf("node-%d.key", id)))
 		}
@@ -156,8 +157,8 @@ func TestWANSiteProcesses(t *testing.T) {
 	if d, _, err := obs.Get("/from-primary"); err != nil || string(d) != "2" {
 		t.Fatalf("the remote observer reads %q %v after sync", d, err)
 	}
-	// The relay dies; writes go on in the primary; it comes back and its
-	// observer catches up through it.
+	// The relay dies; writes go on in the primary; the observer follows
+	// the primary directly; the relay comes back and catches up.
 	pc.kill(4)
 	for i := 0; i < 20; i++ {
 		if _, err := leader.Create(fmt.Sprintf("/during-%02d", i), nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
@@ -168,10 +169,15 @@ func TestWANSiteProcesses(t *testing.T) {
 	if got := mntr(lead, "zk_site_eu_lag_txns"); got == "0" || got == "" {
 		t.Errorf("with the relay down and 20 writes made, the leader reports site eu lagging %q", got)
 	}
-	start(4)
-	waitUntil(t, "the observer to see the writes made while its relay was down", 60*time.Second, func() bool {
+	// With no relay of its site serving it, the observer follows the
+	// primary directly over its own WAN link.
+	waitUntil(t, "the observer to follow a voter directly and see the writes", 30*time.Second, func() bool {
+		if up := mntr(5, "zk_upstream"); up != "1" && up != "2" && up != "3" {
+			return false
+		}
 		_, st, err := obs.Exists("/during-19")
 		return err == nil && st != nil
 	})
+	start(4)
 	pc.converged()
 }

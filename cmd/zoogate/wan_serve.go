@@ -65,9 +65,11 @@ func attachWAN(cfg *server.Config, path string, id uint64, log hclog.Logger, emu
 		}
 	}
 	switch n.Role {
-	case topology.RoleRelay:
+	case topology.RoleRelay, topology.RoleObserver:
 		// A relay dials every voter (election notifications, then its
-		// leader's stream) and accepts nobody over the WAN.
+		// leader's stream) and accepts nobody over the WAN; so does an
+		// observer of another site with a wan address of its own, which
+		// follows the primary directly when no relay of its site serves it.
 		wc.Dial = map[uint64]string{}
 		for _, v := range f.Voters() {
 			addr := v.WANAdvertise
@@ -78,15 +80,16 @@ func attachWAN(cfg *server.Config, path string, id uint64, log hclog.Logger, emu
 			bc.WANPeers[v.ID] = true
 		}
 	case topology.RoleVoter:
-		// Voters accept the other sites' relays.
-		relays := map[uint64]bool{}
-		for _, r := range f.Relays() {
-			relays[r.ID] = true
+		// Voters accept the other sites' relays, and their observers that
+		// have a WAN link.
+		allowed := map[uint64]bool{}
+		for _, o := range f.Nodes {
+			if remote[o.ID] && o.WAN != "" && o.Role != topology.RoleVoter {
+				allowed[o.ID] = true
+			}
 		}
-		wc.AllowPeer = func(id uint64) bool { return relays[id] }
+		wc.AllowPeer = func(id uint64) bool { return allowed[id] }
 		bc.IsWANPeer = func(id uint64) bool { return remote[id] }
-	default:
-		return fmt.Errorf("node %d: a %s has no WAN link (it follows its site's relay on the LAN)", n.ID, n.Role)
 	}
 	if emulateSpec != "" {
 		spec, err := emulate.ParseSpec(emulateSpec)

@@ -56,6 +56,10 @@ type ClusterConfig struct {
 	// to, in order, when its upstream has not served it for SyncLimit
 	// ticks (its site's other relays), wrapping around (upstream.go).
 	Fallbacks []uint64
+	// FallbackToPrimary adds, after the Fallbacks, following the leader the
+	// election finds (across the WAN, for an observer of another site that
+	// has a WAN link of its own) when no relay of its list serves it.
+	FallbackToPrimary bool
 	// ServeLearners makes an observer a relay: observers may follow it
 	// (Upstream) and sync from its own log and snapshots; it passes their
 	// writes, sync() calls and session touches upstream.
@@ -88,7 +92,7 @@ func (s *Server) openTransport() (PeerTransport, error) {
 		// nobody dials.
 		pc.Upstreams = map[uint64]string{}
 		for id, addr := range cc.Peers {
-			if id != s.cfg.ServerID && (cc.Upstream == 0 || id == cc.Upstream || slices.Contains(cc.Fallbacks, id)) {
+			if id != s.cfg.ServerID && (cc.Upstream == 0 || cc.FallbackToPrimary || id == cc.Upstream || slices.Contains(cc.Fallbacks, id)) {
 				pc.Upstreams[id] = addr
 			}
 		}
@@ -233,11 +237,12 @@ func (s *Server) newDriver(t *tree.Tree, snapZxid int64) (*driver, error) {
 		tr = wrapped
 	}
 	d.caughtUp.Store(time.Now().UnixMilli())
-	if len(cc.Fallbacks) > 0 {
-		d.upstreams = upstreamWatch{
-			order: append([]uint64{cc.Upstream}, cc.Fallbacks...),
-			after: time.Duration(zc.SyncLimit) * d.zabTick,
+	if len(cc.Fallbacks) > 0 || cc.FallbackToPrimary {
+		order := append([]uint64{cc.Upstream}, cc.Fallbacks...)
+		if cc.FallbackToPrimary {
+			order = append(order, 0) // 0: the leader the election finds
 		}
+		d.upstreams = upstreamWatch{order: order, after: time.Duration(zc.SyncLimit) * d.zabTick}
 	}
 	d.exec, err = replica.New(replica.Config{
 		Node: d.node, Storage: d.store, Transport: tr,

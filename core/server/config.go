@@ -214,7 +214,7 @@ func (c *Config) Validate() error {
 		if cc.ServeLearners && !cc.Observer {
 			add("Cluster.ServeLearners", "only an observer relays; a leader serves its learners anyway")
 		}
-		if len(cc.Fallbacks) > 0 && cc.Upstream == 0 {
+		if (len(cc.Fallbacks) > 0 || cc.FallbackToPrimary) && cc.Upstream == 0 {
 			add("Cluster.Fallbacks", "need an Upstream to fall back from")
 		}
 		if slices.Contains(cc.Fallbacks, c.ServerID) || slices.Contains(cc.Fallbacks, 0) {

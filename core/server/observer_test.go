@@ -250,3 +250,33 @@ func TestObserverMovesToTheNextRelay(t *testing.T) {
 		t.Fatalf("observer reads %q %v", d, err)
 	}
 }
+
+// With no relay of its site left, an observer with FallbackToPrimary
+// follows the leader the election finds.
+func TestObserverFallsBackToThePrimary(t *testing.T) {
+	tc := newTestCluster(t, 3)
+	const relay, obs = 8, 9
+	tc.dirs[relay], tc.dirs[obs] = t.TempDir(), t.TempDir()
+	tc.startLearner(relay, func(cc *ClusterConfig) { cc.ServeLearners = true })
+	tc.startLearner(obs, func(cc *ClusterConfig) { cc.Upstream, cc.FallbackToPrimary = relay, true })
+	lead := tc.leader()
+	if st := tc.servers[obs].driver.exec.Status(); st.Upstream != relay {
+		t.Fatalf("observer follows %d, want the relay %d", st.Upstream, relay)
+	}
+	tc.stop(relay)
+	waitFor(t, "the observer to serve again, following the leader", 10*time.Second, func() bool {
+		st := tc.servers[obs].driver.exec.Status()
+		return st.Serving && st.Upstream == lead
+	})
+	lc := tc.connect(lead)
+	if _, err := lc.Create("/direct", []byte("x"), 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	oc := tc.connect(obs)
+	if _, err := oc.Sync("/direct"); err != nil {
+		t.Fatal(err)
+	}
+	if d, _, err := oc.Get("/direct"); err != nil || string(d) != "x" {
+		t.Fatalf("observer reads %q %v", d, err)
+	}
+}

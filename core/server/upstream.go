@@ -6,9 +6,11 @@ import (
 
 // upstreamWatch moves an observer to the next server of its list when its
 // upstream has not served it for a while: a site's observers follow its
-// first relay, and the next one when that relay dies (ClusterConfig
-// Fallbacks, in the topology file's order). It runs on the driver
-// goroutine, after each tick.
+// first relay, the next one when that relay dies (ClusterConfig Fallbacks,
+// in the topology file's order), and with FallbackToPrimary the leader
+// itself (entry 0: the election) when none serves. It wraps around, so an
+// observer following the primary tries its relays again if the primary
+// stops serving it. It runs on the driver goroutine, after each tick.
 type upstreamWatch struct {
 	order []uint64 // the upstream, then its fallbacks
 	at    int      // index of the upstream followed now
