@@ -1,10 +1,10 @@
 package server
 
 import (
-	"slices"
 	"fmt"
 	"math/rand"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,8 +30,8 @@ type PeerTransport = peer.Transport
 // or an observer that replicates every committed transaction without
 // voting.
 type ClusterConfig struct {
-	Name   string   // cluster name, checked when peers connect
-	Site   string   // this server's site (conf, mntr); "" in a one-site file
+	Name string // cluster name, checked when peers connect
+	Site string // this server's site (conf, mntr); "" in a one-site file
 	// SiteOf maps other servers' ids to their sites, so that a leader
 	// reports the lag of each remote site (mntr).
 	SiteOf map[uint64]string
