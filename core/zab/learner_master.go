@@ -34,7 +34,8 @@ type handler struct {
 	commitSent int64 // last COMMIT sent (followers)
 	acked      int64 // everything up to acked is durable at the follower
 	lastHeard  int64
-	logged     int64 // last logged zxid the learner reported in a PING reply
+	logged     int64  // last logged zxid the learner reported in a PING reply
+	stream     uint64 // which stream of this learner (numbered by the master)
 }
 
 type pendingSync struct {
@@ -60,6 +61,7 @@ type learnerMaster struct {
 	handlers map[uint64]*handler
 	ids      []uint64 // sortedIDs cache, nil when stale
 	syncs    []pendingSync
+	streams  uint64 // streams served so far (numbers handler.stream)
 }
 
 func newLearnerMaster(n *Node, epoch int64) *learnerMaster {
@@ -86,7 +88,8 @@ func (lm *learnerMaster) sortedIDs() []uint64 {
 // one.
 func (lm *learnerMaster) add(id uint64, observer bool, accepted int64) *handler {
 	lm.forget(id)
-	h := &handler{id: id, observer: observer, state: hInfo, accepted: accepted, lastHeard: lm.n.now}
+	lm.streams++
+	h := &handler{id: id, observer: observer, state: hInfo, accepted: accepted, lastHeard: lm.n.now, stream: lm.streams}
 	lm.handlers[id] = h
 	lm.ids = nil
 	return h
@@ -282,19 +285,22 @@ func (n *Node) Learners() []LearnerStatus {
 }
 
 // wrapRelayed prefixes a sync token forwarded by a relay with the id of the
-// learner it came from and that learner's flags, so that the answer finds
-// its way back down (through any number of relays).
-func wrapRelayed(from uint64, flags Flags, token []byte) []byte {
-	b := make([]byte, 0, 9+len(token))
+// learner it came from, that learner's stream (its handler's stream number:
+// an answer must never reach a later stream or a restarted process) and
+// its flags, so that the answer finds its way back down (through any
+// number of relays).
+func wrapRelayed(from, stream uint64, flags Flags, token []byte) []byte {
+	b := make([]byte, 0, 17+len(token))
 	b = binary.BigEndian.AppendUint64(b, from)
+	b = binary.BigEndian.AppendUint64(b, stream)
 	b = append(b, byte(flags&FlagRelayed))
 	return append(b, token...)
 }
 
 // unwrapRelayed is the inverse of wrapRelayed.
-func unwrapRelayed(b []byte) (from uint64, flags Flags, token []byte, ok bool) {
-	if len(b) < 9 {
-		return 0, 0, nil, false
+func unwrapRelayed(b []byte) (from, stream uint64, flags Flags, token []byte, ok bool) {
+	if len(b) < 17 {
+		return 0, 0, 0, nil, false
 	}
-	return binary.BigEndian.Uint64(b), Flags(b[8]) & FlagRelayed, b[9:], true
+	return binary.BigEndian.Uint64(b), binary.BigEndian.Uint64(b[8:]), Flags(b[16]) & FlagRelayed, b[17:], true
 }

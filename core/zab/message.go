@@ -77,8 +77,10 @@ const (
 	FlagEpochAlreadyAccepted Flags = 1 << 2
 	// FlagRelayed marks a sync REQUEST that a learner forwards for one of
 	// its own observers, and the SYNC that answers it: Data is the
-	// observer's id (8 bytes, big-endian), the observer's FlagRelayed (1
-	// byte) and its token. The answer is passed back down the same way.
+	// observer's id and the relay's number for the observer's stream (8
+	// bytes each, big-endian), the observer's FlagRelayed (1 byte) and its
+	// token. The answer is passed back down the same way, and only on the
+	// stream that asked.
 	FlagRelayed Flags = 1 << 3
 
 	knownFlags = FlagSync | FlagNewLeader | FlagEpochAlreadyAccepted | FlagRelayed

@@ -62,7 +62,7 @@ func (n *Node) stepDownstream(m Message) {
 			// transaction committed before it, which this learner passes
 			// down before it passes the answer.
 			up.Flags = FlagSync | FlagRelayed
-			up.Data = wrapRelayed(h.id, m.Flags, m.Data)
+			up.Data = wrapRelayed(h.id, h.stream, m.Flags, m.Data)
 		}
 		n.send(up)
 	}
@@ -89,11 +89,13 @@ func (n *Node) startServing() {
 // passSyncDown answers an observer's sync() that this learner relayed
 // upstream.
 func (n *Node) passSyncDown(m Message) {
-	from, flags, token, ok := unwrapRelayed(m.Data)
+	from, stream, flags, token, ok := unwrapRelayed(m.Data)
 	if !ok || n.master == nil {
 		return
 	}
-	if h := n.master.handlers[from]; h != nil && h.state >= hStreaming {
+	// Only on the stream that asked: never a later one, never a restarted
+	// process (whose sync tokens start again from where the old one's did).
+	if h := n.master.handlers[from]; h != nil && h.stream == stream && h.state >= hStreaming {
 		n.send(Message{Type: MsgSync, To: from, Flags: flags, Data: token})
 	}
 }

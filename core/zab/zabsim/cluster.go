@@ -12,8 +12,16 @@ import (
 
 // Options shape a simulated cluster.
 type Options struct {
-	Voters        []uint64
-	Observers     []uint64
+	Voters    []uint64
+	Observers []uint64
+	// Relays are non-voters with Config.ServeLearners: they find the
+	// leader by election (or follow Upstreams[id]) and serve observers of
+	// their own from their own log and snapshot.
+	Relays []uint64
+	// Upstreams gives a non-voter the server it follows without an
+	// election (Config.Upstream): a relay, usually. A server restarts with
+	// this upstream whatever SetUpstream chose since.
+	Upstreams     map[uint64]uint64
 	InitLimit     int
 	SyncLimit     int
 	ElectionTicks int
@@ -50,6 +58,12 @@ type Server struct {
 	Soft    zab.SoftState
 	// Order is how this server's driver orders a Ready.
 	Order Order
+	// Relay: a non-voter that serves observers (Config.ServeLearners).
+	Relay bool
+	// Upstream is the configured upstream (Config.Upstream; 0: the leader
+	// the election finds); upstream the one it follows now (SetUpstream).
+	Upstream uint64
+	upstream uint64
 	// SyncWant maps a pending sync token to the txns acknowledged to
 	// clients when the sync was issued.
 	syncWant map[string][]int64
@@ -103,6 +117,10 @@ type Cluster struct {
 	// OnDeliver, when set, sees every message as it is delivered.
 	OnDeliver func(m zab.Message)
 	delivered map[zab.MessageType]int
+	// relayDelivered counts the messages delivered from relays, by type.
+	relayDelivered map[zab.MessageType]int
+	// moves counts SetUpstream calls that changed an upstream.
+	moves int
 	// OnReady, when set, sees every Ready before it is executed.
 	OnReady func(id uint64, rd zab.Ready)
 	// Hold leaves the receiver's Ready pending after a delivery, and the
@@ -143,13 +161,14 @@ func NewCluster(opts Options) *Cluster {
 		opts.Logger = hclog.NewNullLogger()
 	}
 	c := &Cluster{
-		opts:      opts,
-		rng:       rand.New(rand.NewSource(opts.Seed)),
-		net:       newNetwork(),
-		servers:   map[uint64]*Server{},
-		delivered: map[zab.MessageType]int{},
+		opts:           opts,
+		rng:            rand.New(rand.NewSource(opts.Seed)),
+		net:            newNetwork(),
+		servers:        map[uint64]*Server{},
+		delivered:      map[zab.MessageType]int{},
+		relayDelivered: map[zab.MessageType]int{},
 	}
-	c.ids = append(append([]uint64(nil), opts.Voters...), opts.Observers...)
+	c.ids = append(append(append([]uint64(nil), opts.Voters...), opts.Observers...), opts.Relays...)
 	slices.Sort(c.ids)
 	c.chk = newChecker(c)
 	for _, id := range c.ids {
@@ -157,7 +176,9 @@ func NewCluster(opts Options) *Cluster {
 		if po, ok := opts.Orders[id]; ok {
 			o = po
 		}
-		c.servers[id] = &Server{ID: id, Disk: NewDisk(), Order: o, syncWant: map[string][]int64{}}
+		c.servers[id] = &Server{ID: id, Disk: NewDisk(), Order: o, syncWant: map[string][]int64{},
+			Relay: slices.Contains(opts.Relays, id), Upstream: opts.Upstreams[id]}
+		c.chk.voter[id] = slices.Contains(opts.Voters, id)
 	}
 	for _, id := range c.ids {
 		if err := c.start(id); err != nil {
@@ -242,6 +263,7 @@ func (c *Cluster) start(id uint64) error {
 	cfg.InitLimit, cfg.SyncLimit = c.opts.InitLimit, c.opts.SyncLimit
 	cfg.ElectionTicks, cfg.FinalizeTicks = c.opts.ElectionTicks, c.opts.FinalizeTicks
 	cfg.MaxCounter = c.opts.MaxCounter
+	cfg.Upstream, cfg.ServeLearners = s.Upstream, s.Relay
 	cfg.Rand = rand.New(rand.NewSource(c.rng.Int63()))
 	cfg.Logger = c.opts.Logger.With("sim", "node")
 	cfg.Log = d
@@ -253,6 +275,7 @@ func (c *Cluster) start(id uint64) error {
 	}
 	s.Node = n
 	s.Applied = applied
+	s.upstream = s.Upstream
 	s.Soft = zab.SoftState{}
 	s.syncWant = map[string][]int64{}
 	c.chk.reset(s)
@@ -283,6 +306,32 @@ func (c *Cluster) kill(id uint64) {
 	s.Applied = nil
 	c.tracef("crash", "%d crashed", id)
 	c.net.crashed(id, c.ids, c.noticeAt, c.alive, c.crashDelivers)
+}
+
+// SetUpstream has non-voter id follow server to without an election (0:
+// the leader the election finds), as a driver does from a live view.
+func (c *Cluster) SetUpstream(id, to uint64) error {
+	s := c.servers[id]
+	if !s.Up() {
+		return fmt.Errorf("server %d is down", id)
+	}
+	if err := s.Node.SetUpstream(to); err != nil {
+		return err
+	}
+	if s.upstream != to {
+		c.moves++
+		c.tracef("upstream", "%d now follows %s", id, upstreamName(to))
+	}
+	s.upstream = to
+	c.processReady(id, -1)
+	return nil
+}
+
+func upstreamName(id uint64) string {
+	if id == 0 {
+		return "the elected leader"
+	}
+	return fmt.Sprintf("%d", id)
 }
 
 // Restart starts a crashed server from its disk.
@@ -407,6 +456,7 @@ func (c *Cluster) Sync(id uint64, token string) error {
 		return err
 	}
 	s.syncWant[token] = c.chk.ackedZxids()
+	c.tracef("sync-issued", "%d issued sync %q", id, token)
 	c.processReady(id, -1)
 	return nil
 }
@@ -449,10 +499,11 @@ func (c *Cluster) DeliverOne() bool {
 // DeliverFrom delivers the head of the from->to stream, if any.
 func (c *Cluster) DeliverFrom(from, to uint64) (zab.Message, bool) {
 	l := link{from, to}
-	if len(c.net.queues[l]) == 0 {
+	q := c.net.queue(l)
+	if len(q) == 0 {
 		return zab.Message{}, false
 	}
-	e := c.net.queues[l][0]
+	e := q[0]
 	c.deliver(l)
 	return e.m, true
 }
@@ -460,7 +511,7 @@ func (c *Cluster) DeliverFrom(from, to uint64) (zab.Message, bool) {
 // Pending lists the messages in flight from->to.
 func (c *Cluster) Pending(from, to uint64) []zab.Message {
 	var out []zab.Message
-	for _, e := range c.net.queues[link{from, to}] {
+	for _, e := range c.net.queue(link{from, to}) {
 		if !e.notice {
 			out = append(out, e.m)
 		}
@@ -481,6 +532,9 @@ func (c *Cluster) deliver(l link) {
 		}
 	} else {
 		c.delivered[e.m.Type]++
+		if c.servers[e.m.From].Relay {
+			c.relayDelivered[e.m.Type]++
+		}
 		if c.OnDeliver != nil {
 			c.OnDeliver(e.m)
 		}
@@ -527,6 +581,7 @@ func (c *Cluster) processReady(id uint64, cut Cut) {
 	s := c.servers[id]
 	for s.Up() && s.Node.HasReady() {
 		rd := s.Node.Ready()
+		c.chk.handedOut(s, rd)
 		if c.OnReady != nil {
 			c.OnReady(id, rd)
 		}
@@ -575,6 +630,13 @@ func (c *Cluster) StatusLine(id uint64) string {
 		zab.FormatZxid(st.Committed), len(s.Applied))
 	if st.Serving {
 		b.WriteString(" serving")
+	}
+	if s.Relay {
+		var up []string
+		for _, l := range s.Node.Learners() {
+			up = append(up, fmt.Sprintf("%d:%s", l.ID, l.State))
+		}
+		fmt.Fprintf(&b, " relay learners=[%s]", strings.Join(up, " "))
 	}
 	return b.String()
 }

@@ -7,6 +7,16 @@
 // partitions, heals and log compactions runs against it while invariants are
 // checked after every step.
 //
+// Besides voters and observers, a cluster may have relays (non-voters with
+// ServeLearners, Options.Relays) and observers that follow a relay without
+// an election (Options.Upstreams); a live view may move an observer to
+// another relay, to the leader or back to the election (SetUpstream). The
+// invariants hold the non-voters to what the voters committed: whatever a
+// non-voter applies is already in the committed sequence, in its place; a
+// leader commits only what a quorum of voters holds durably, whatever
+// observers and relays hold; and at the end of a run every non-voter has
+// applied the same committed sequence, served by the server it follows.
+//
 // Each simulated server executes its Readies like a driver, in one of two
 // orders (Order): the strict order of zab.Ready's doc, or the relaxed one
 // production uses in the broadcast phase (core/replica's Executor: early

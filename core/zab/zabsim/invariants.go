@@ -26,6 +26,14 @@ type checker struct {
 	// seenEstablished: (server, epoch) pairs already checked.
 	seenEstablished map[[2]int64]bool
 	syncs           int
+	// voter tells voters from non-voters (observers and relays).
+	voter map[uint64]bool
+	// committed is the committed sequence as the voters know it: what
+	// leaders decided (taken from their Readies as they hand them out,
+	// before anything of the Ready is sent) and what voters applied or
+	// rebuilt. Non-voters never extend it: what they apply must already
+	// be in it, at the same position.
+	committed []zab.Entry
 }
 
 func newChecker(c *Cluster) *checker {
@@ -36,6 +44,7 @@ func newChecker(c *Cluster) *checker {
 		proposer:        map[int64]uint64{},
 		ackedData:       map[int64][]byte{},
 		seenEstablished: map[[2]int64]bool{},
+		voter:           map[uint64]bool{},
 	}
 }
 
@@ -48,9 +57,86 @@ func (k *checker) fail(format string, args ...any) {
 
 func sameEntry(a, b zab.Entry) bool { return a.Zxid == b.Zxid && string(a.Data) == string(b.Data) }
 
+// handedOut: server s's node handed out rd, which its driver is about to
+// execute. A voter's rd.Committed is committed: a leader decided it (and
+// a follower was told by one); it is added to the committed sequence
+// before any message of rd can leave. A leader decides a commit on the
+// durable logs of a quorum of voters: whatever observers and relays
+// have logged never counts.
+func (k *checker) handedOut(s *Server, rd zab.Ready) {
+	if !k.voter[s.ID] || len(rd.Committed) == 0 {
+		return
+	}
+	base := len(s.Applied)
+	if rd.Snapshot != nil {
+		base = len(decodeState(rd.Snapshot.Data))
+	}
+	for j, e := range rd.Committed {
+		k.commit(s, base+j, e)
+	}
+	if s.Node.Status().Role != zab.Leading {
+		return
+	}
+	q := len(k.c.opts.Voters)/2 + 1
+	for _, e := range rd.Committed {
+		if n := k.durableOn(e); n < q {
+			k.fail("leader %d committed %s, durable on only %d voters (quorum %d)", s.ID, zab.FormatZxid(e.Zxid), n, q)
+			return
+		}
+	}
+}
+
+// commit records that voter s holds e as committed at position i.
+func (k *checker) commit(s *Server, i int, e zab.Entry) {
+	switch {
+	case i < len(k.committed):
+		if !sameEntry(k.committed[i], e) {
+			k.fail("voter %d committed %s (%q) at position %d where %s (%q) was committed: committed histories diverge",
+				s.ID, zab.FormatZxid(e.Zxid), e.Data, i, zab.FormatZxid(k.committed[i].Zxid), k.committed[i].Data)
+		}
+	case i == len(k.committed):
+		if i > 0 && k.committed[i-1].Zxid >= e.Zxid {
+			k.fail("voter %d committed %s after %s: out of order", s.ID, zab.FormatZxid(e.Zxid), zab.FormatZxid(k.committed[i-1].Zxid))
+			return
+		}
+		k.committed = append(k.committed, e)
+	default:
+		k.fail("voter %d committed position %d beyond the committed sequence (%d)", s.ID, i, len(k.committed))
+	}
+}
+
+// nonVoterHolds checks that non-voter s holds e at position i of its
+// state: only a committed txn, in its place in the committed sequence
+// (so in order, with no gap).
+func (k *checker) nonVoterHolds(s *Server, i int, e zab.Entry, how string) bool {
+	if i >= len(k.committed) {
+		k.fail("non-voter %d %s %s at position %d, but only %d txns are committed (last %s): not committed",
+			s.ID, how, zab.FormatZxid(e.Zxid), i, len(k.committed), zab.FormatZxid(k.lastCommitted()))
+		return false
+	}
+	if !sameEntry(k.committed[i], e) {
+		k.fail("non-voter %d %s %s (%q) at position %d where %s (%q) is committed",
+			s.ID, how, zab.FormatZxid(e.Zxid), e.Data, i, zab.FormatZxid(k.committed[i].Zxid), k.committed[i].Data)
+		return false
+	}
+	return true
+}
+
+func (k *checker) lastCommitted() int64 {
+	if len(k.committed) == 0 {
+		return 0
+	}
+	return k.committed[len(k.committed)-1].Zxid
+}
+
 // applied: server s applied e at position len(s.Applied)-1.
 func (k *checker) applied(s *Server, e zab.Entry) {
 	i := len(s.Applied) - 1
+	if k.voter[s.ID] {
+		k.commit(s, i, e)
+	} else if !k.nonVoterHolds(s, i, e, "applied") {
+		return
+	}
 	if i > 0 && s.Applied[i-1].Zxid >= e.Zxid {
 		k.fail("server %d applied %s after %s: out of order", s.ID, zab.FormatZxid(e.Zxid), zab.FormatZxid(s.Applied[i-1].Zxid))
 		return
@@ -107,6 +193,11 @@ func (k *checker) sending(s *Server, m zab.Message) {
 // reset: s's applied sequence was rebuilt (restart or snapshot install).
 func (k *checker) reset(s *Server) {
 	for i, e := range s.Applied {
+		if k.voter[s.ID] {
+			k.commit(s, i, e)
+		} else if !k.nonVoterHolds(s, i, e, "rebuilt a state holding") {
+			return
+		}
 		if i < len(k.ledger) {
 			if !sameEntry(k.ledger[i], e) {
 				k.fail("server %d rebuilt a state whose position %d is %s, the ledger has %s",
@@ -232,6 +323,48 @@ func (k *checker) checkConverged() error {
 			}
 			if got, ok := have[e.Zxid]; !ok || got != string(e.Data) {
 				return fmt.Errorf("server %d's durable log has committed %s that is not in the converged state", id, zab.FormatZxid(e.Zxid))
+			}
+		}
+	}
+	if ls := c.Leaders(); len(ls) == 1 {
+		return k.checkStreams(ls[0])
+	}
+	return nil
+}
+
+// checkStreams: at convergence every learner is served, up to date with
+// nothing to catch up, by the server it follows (a relay's observers by
+// the relay, which the leader does not serve them past), and every
+// observer stream was sent everything committed.
+func (k *checker) checkStreams(leader uint64) error {
+	c := k.c
+	committed := c.servers[leader].Node.Status().Committed
+	served := map[uint64]map[uint64]zab.LearnerStatus{}
+	for _, id := range c.ids {
+		served[id] = map[uint64]zab.LearnerStatus{}
+		for _, l := range c.servers[id].Node.Learners() {
+			served[id][l.ID] = l
+		}
+	}
+	for _, id := range c.ids {
+		if id == leader {
+			continue
+		}
+		st := c.servers[id].Node.Status()
+		if st.Lag != 0 || st.Upstream != st.Leader {
+			return fmt.Errorf("learner %d: upstream %d (leader %d), lag %d at convergence", id, st.Upstream, st.Leader, st.Lag)
+		}
+		h, ok := served[st.Upstream][id]
+		if !ok || h.State != "up-to-date" || h.Observer == k.voter[id] {
+			return fmt.Errorf("learner %d follows %d, which serves it as %+v (served: %v)", id, st.Upstream, h, ok)
+		}
+		if h.Observer && h.Sent != committed {
+			return fmt.Errorf("observer %d: %d sent it up to %s, %s is committed", id, st.Upstream,
+				zab.FormatZxid(h.Sent), zab.FormatZxid(committed))
+		}
+		for up := range served {
+			if _, dup := served[up][id]; dup && up != st.Upstream {
+				return fmt.Errorf("learner %d follows %d but %d serves it too", id, st.Upstream, up)
 			}
 		}
 	}

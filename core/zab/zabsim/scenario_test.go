@@ -59,6 +59,22 @@ func parseIDs(s string) []uint64 {
 	return out
 }
 
+// parseUpstreams parses "6:4,7:5" (observer 6 follows 4, 7 follows 5).
+func parseUpstreams(s string) map[uint64]uint64 {
+	out := map[uint64]uint64{}
+	for _, f := range strings.Split(s, ",") {
+		if f == "" {
+			continue
+		}
+		a, b, ok := strings.Cut(f, ":")
+		if !ok {
+			panic(fmt.Sprintf("bad upstream %q", f))
+		}
+		out[parseIDs(a)[0]] = parseIDs(b)[0]
+	}
+	return out
+}
+
 func parseZxid(s string) int64 {
 	v, err := strconv.ParseInt(strings.TrimPrefix(s, "0x"), 16, 64)
 	if err != nil {
@@ -81,7 +97,7 @@ func (s *scenario) intArg(c ddCase, key string, def int) int {
 // Events printed by default; others only with verbose.
 var defaultEvents = map[string]bool{
 	"role": true, "established": true, "snap": true, "trunc": true, "crash": true,
-	"start": true, "violation": true, "sync": true, "compact": true,
+	"start": true, "violation": true, "sync": true, "compact": true, "upstream": true,
 }
 
 func (s *scenario) run(c ddCase) (out string) {
@@ -111,9 +127,14 @@ func (s *scenario) run(c ddCase) (out string) {
 	}
 	switch c.cmd {
 	case "cluster":
+		// relays=4,5: non-voters that serve observers (ServeLearners);
+		// upstream=6:4,7:5: observer 6 follows relay 4, 7 follows 5
+		// (Config.Upstream), without an election.
 		opts := Options{
 			Voters:        parseIDs(c.kv["voters"]),
 			Observers:     parseIDs(c.kv["observers"]),
+			Relays:        parseIDs(c.kv["relays"]),
+			Upstreams:     parseUpstreams(c.kv["upstream"]),
 			InitLimit:     s.intArg(c, "init", 10),
 			SyncLimit:     s.intArg(c, "sync", 5),
 			ElectionTicks: s.intArg(c, "election", 2),
@@ -258,6 +279,32 @@ func (s *scenario) run(c ddCase) (out string) {
 		}
 		s.c.ProcessAll()
 		s.c.OnReady = nil
+	case "set-upstream":
+		// set-upstream 6 3: observer 6 follows 3 from now on (0: the
+		// leader the election finds), as a driver's live view would say.
+		ids := parseIDs(strings.Join(c.args, ","))
+		if err := s.c.SetUpstream(ids[0], ids[1]); err != nil {
+			s.out = append(s.out, fmt.Sprintf("set-upstream %d %d: %v", ids[0], ids[1], err))
+		}
+	case "learners":
+		// learners 4: the learner streams server 4 serves (Node.Learners).
+		id := parseIDs(c.args[0])[0]
+		srv := s.c.Server(id)
+		if !srv.Up() {
+			s.out = append(s.out, fmt.Sprintf("%d: down", id))
+			break
+		}
+		for _, l := range srv.Node.Learners() {
+			line := fmt.Sprintf("%d serves %d: follower %s sent=%s acked=%s", id, l.ID, l.State,
+				zab.FormatZxid(l.Sent), zab.FormatZxid(l.Acked))
+			if l.Observer {
+				line = fmt.Sprintf("%d serves %d: observer %s sent=%s", id, l.ID, l.State, zab.FormatZxid(l.Sent))
+			}
+			s.out = append(s.out, line)
+		}
+		if len(s.out) == 0 {
+			s.out = append(s.out, fmt.Sprintf("%d serves no learner", id))
+		}
 	case "mute":
 		s.c.Mute(parseIDs(c.args[0])[0])
 	case "unmute":
@@ -355,7 +402,8 @@ func (s *scenario) eventHook() func(kind, line string) {
 }
 
 // settled: exactly one established leader, and every running server serves
-// under it with nothing left to do.
+// under it (a relay's observers through their relay) with nothing left to
+// do.
 func (c *Cluster) settled() bool {
 	leaders := c.Leaders()
 	if len(leaders) != 1 {
@@ -367,7 +415,7 @@ func (c *Cluster) settled() bool {
 			continue
 		}
 		st := srv.Node.Status()
-		if srv.Node.HasReady() || !st.Serving || (id != leaders[0] && st.Leader != leaders[0]) {
+		if srv.Node.HasReady() || !st.Serving || (id != leaders[0] && !c.servedBy(id, leaders[0])) {
 			return false
 		}
 	}

@@ -53,17 +53,33 @@ type Report struct {
 	// before the persist (after sending proposals / after applying).
 	Relaxed, EarlyReadies                                 int
 	EarlyCrashes, EarlyProposalCrashes, EarlyApplyCrashes int
+	// Relays and the observers configured behind them; Moves are
+	// SetUpstream calls (to another relay, to the leader or to the
+	// election, and back); RelayCrashes crashes aimed at relays; the
+	// Relay* counts are messages relays delivered to their observers.
+	Relays, Behind, Chains, Moves, RelayCrashes       int
+	RelayInforms, RelayDiffs, RelayTruncs, RelaySnaps int
 }
 
 func (r Report) String() string {
-	return fmt.Sprintf("seed=%d voters=%d observers=%d relaxed=%d proposed=%d acked=%d committed=%d syncs=%d crashes=%d(mid-ready %d) partitions=%d breaks=%d compactions=%d epochs=%d exhausted=%d msgs=%d dropped=%d diff/trunc/snap=%d/%d/%d early-readies=%d early-crashes=%d(proposals %d, applied %d) converge=%dticks",
-		r.Seed, r.Voters, r.Observers, r.Relaxed, r.Proposed, r.Acked, r.Committed, r.Syncs, r.Crashes, r.MidReadyCrashes,
+	return fmt.Sprintf("seed=%d voters=%d observers=%d relays=%d(behind %d, chains %d) relaxed=%d proposed=%d acked=%d committed=%d syncs=%d crashes=%d(mid-ready %d) partitions=%d breaks=%d compactions=%d epochs=%d exhausted=%d msgs=%d dropped=%d diff/trunc/snap=%d/%d/%d early-readies=%d early-crashes=%d(proposals %d, applied %d) moves=%d relay-crashes=%d relay-inform/diff/trunc/snap=%d/%d/%d/%d converge=%dticks",
+		r.Seed, r.Voters, r.Observers, r.Relays, r.Behind, r.Chains, r.Relaxed, r.Proposed, r.Acked, r.Committed, r.Syncs, r.Crashes, r.MidReadyCrashes,
 		r.Partitions, r.Breaks, r.Compactions, r.Epochs, r.Exhausted, r.Messages, r.Dropped, r.Diffs, r.Truncs, r.Snaps,
-		r.EarlyReadies, r.EarlyCrashes, r.EarlyProposalCrashes, r.EarlyApplyCrashes, r.ConvergeTicks)
+		r.EarlyReadies, r.EarlyCrashes, r.EarlyProposalCrashes, r.EarlyApplyCrashes, r.Moves, r.RelayCrashes,
+		r.RelayInforms, r.RelayDiffs, r.RelayTruncs, r.RelaySnaps, r.ConvergeTicks)
 }
 
 // Add adds o's counters to r (Seed, Voters and Observers excepted).
 func (r *Report) Add(o Report) {
+	r.Relays += o.Relays
+	r.Behind += o.Behind
+	r.Chains += o.Chains
+	r.Moves += o.Moves
+	r.RelayCrashes += o.RelayCrashes
+	r.RelayInforms += o.RelayInforms
+	r.RelayDiffs += o.RelayDiffs
+	r.RelayTruncs += o.RelayTruncs
+	r.RelaySnaps += o.RelaySnaps
 	r.Proposed += o.Proposed
 	r.Acked += o.Acked
 	r.Committed += o.Committed
@@ -122,6 +138,35 @@ func Run(seed int64, rc RunConfig) (*Cluster, Report, error) {
 	for i := 1; i <= no; i++ {
 		opts.Observers = append(opts.Observers, uint64(nv+i))
 	}
+	// Relays: a third of the seeds add one or two, each with zero to two
+	// observers of its own behind it; with two, a third of the time the
+	// second follows the first (a chain). Their choices and faults draw
+	// from a generator of their own, so that the seeds without relays
+	// keep the schedules they had.
+	rr := rand.New(rand.NewSource(seed ^ 0x7e1a95))
+	var relays, behind []uint64
+	if rr.Intn(3) == 0 {
+		next := uint64(nv + no)
+		for range 1 + rr.Intn(2) {
+			next++
+			relays = append(relays, next)
+		}
+		opts.Upstreams = map[uint64]uint64{}
+		if len(relays) == 2 && rr.Intn(3) == 0 {
+			opts.Upstreams[relays[1]] = relays[0]
+			rep.Chains++
+		}
+		for _, r := range relays {
+			for range rr.Intn(3) {
+				next++
+				behind = append(behind, next)
+				opts.Upstreams[next] = r
+			}
+		}
+		opts.Relays = relays
+		opts.Observers = append(opts.Observers, behind...)
+	}
+	total := nv + no + len(relays) + len(behind)
 	// The drivers' Ready orders: a third of the seeds run every server
 	// strict, a third relaxed, a third a mix.
 	mode := rc.Orders
@@ -138,8 +183,12 @@ func Run(seed int64, rc RunConfig) (*Cluster, Report, error) {
 		for i := 1; i <= nv+no; i++ {
 			opts.Orders[uint64(i)] = Order(rng.Intn(2))
 		}
+		for i := nv + no + 1; i <= total; i++ {
+			opts.Orders[uint64(i)] = Order(rr.Intn(2))
+		}
 	}
 	rep.Voters, rep.Observers = nv, no
+	rep.Relays, rep.Behind = len(relays), len(behind)
 	c := NewCluster(opts)
 	for _, id := range c.ids {
 		if c.servers[id].Order == OrderRelaxed {
@@ -156,6 +205,17 @@ func Run(seed int64, rc RunConfig) (*Cluster, Report, error) {
 	pBreak := rng.Float64() * 0.004
 	pCompact := rng.Float64() * 0.004
 	pSync := rng.Float64() * 0.02
+	// Relay seeds only: moving an observer to another upstream (and back
+	// later), and crashes, stream breaks and compactions aimed at relays.
+	var pMove, pRelayCrash, pRelayBreak, pRelayCompact float64
+	if len(relays) > 0 {
+		pMove = rr.Float64() * 0.004
+		pRelayCrash = rr.Float64() * 0.002
+		pRelayBreak = rr.Float64() * 0.006
+		pRelayCompact = rr.Float64() * 0.004
+	}
+	// observers: every non-voter that is not a relay (plain ones too).
+	observers := slices.Clone(opts.Observers)
 	var agenda []scheduled
 	payload := 0
 	ticks := 0
@@ -181,7 +241,61 @@ func Run(seed int64, rc RunConfig) (*Cluster, Report, error) {
 		return Cut(rng.Intn(int(cutCount)))
 	}
 
+	relayFaults := func() {
+		if rr.Float64() < pMove && len(observers) > 0 {
+			if id := observers[rr.Intn(len(observers))]; c.alive(id) {
+				s := c.servers[id]
+				// The view a driver is given: another relay, the leader
+				// it names, or no one (the election finds the leader).
+				to := append([]uint64{0}, relays...)
+				if ls := c.Leaders(); len(ls) > 0 {
+					to = append(to, ls[rr.Intn(len(ls))])
+				}
+				to = slices.DeleteFunc(to, func(u uint64) bool { return u == s.upstream })
+				if err := c.SetUpstream(id, to[rr.Intn(len(to))]); err != nil {
+					c.chk.fail("set upstream of %d: %v", id, err)
+				}
+				agenda = append(agenda, scheduled{at: c.now + 1 + rr.Int63n(int64(30*rc.StepsPerTick)), what: "back", id: id})
+			}
+		}
+		if rr.Float64() < pRelayCrash {
+			if id := relays[rr.Intn(len(relays))]; c.alive(id) {
+				c.Crash(id, -1)
+				rep.Crashes++
+				rep.RelayCrashes++
+				agenda = append(agenda, scheduled{at: c.now + 1 + rr.Int63n(int64(20*rc.StepsPerTick)), what: "restart", id: id})
+			}
+		}
+		if rr.Float64() < pRelayBreak {
+			// A relay's stream with one of its observers, with its
+			// upstream, or with anyone.
+			r := relays[rr.Intn(len(relays))]
+			var peers []uint64
+			for _, id := range c.ids {
+				if id != r && (c.servers[id].upstream == r || rr.Intn(4) == 0) {
+					peers = append(peers, id)
+				}
+			}
+			if s := c.servers[r]; s.Up() {
+				if up := s.Node.Status().Leader; up != 0 {
+					peers = append(peers, up)
+				}
+			}
+			if len(peers) > 0 {
+				c.Disconnect(r, peers[rr.Intn(len(peers))])
+			}
+		}
+		if rr.Float64() < pRelayCompact {
+			if c.Compact(relays[rr.Intn(len(relays))]) == nil {
+				rep.Compactions++
+			}
+		}
+	}
+
 	step := func() {
+		if chaos && len(relays) > 0 {
+			relayFaults()
+		}
 		if chaos {
 			if rng.Float64() < pPropose {
 				for _, id := range c.Leaders() {
@@ -253,6 +367,12 @@ func Run(seed int64, rc RunConfig) (*Cluster, Report, error) {
 				}
 			case "heal":
 				c.Heal()
+			case "back":
+				if s := c.servers[a.id]; s.Up() && s.upstream != s.Upstream {
+					if err := c.SetUpstream(a.id, s.Upstream); err != nil {
+						c.chk.fail("set upstream of %d back: %v", a.id, err)
+					}
+				}
 			}
 		}
 		// Deliver what is due, a random number of messages.
@@ -279,6 +399,9 @@ func Run(seed int64, rc RunConfig) (*Cluster, Report, error) {
 		rep.Diffs, rep.Truncs, rep.Snaps = c.delivered[zab.MsgDiff], c.delivered[zab.MsgTrunc], c.delivered[zab.MsgSnap]
 		rep.EarlyReadies, rep.EarlyCrashes = c.stats.earlyReadies, c.stats.earlyCrashes
 		rep.EarlyProposalCrashes, rep.EarlyApplyCrashes = c.stats.earlyProposalCrashes, c.stats.earlyApplyCrashes
+		rep.Moves = c.moves
+		rep.RelayInforms, rep.RelayDiffs = c.relayDelivered[zab.MsgInform], c.relayDelivered[zab.MsgDiff]
+		rep.RelayTruncs, rep.RelaySnaps = c.relayDelivered[zab.MsgTrunc], c.relayDelivered[zab.MsgSnap]
 		return c, rep, err
 	}
 
@@ -296,6 +419,12 @@ func Run(seed int64, rc RunConfig) (*Cluster, Report, error) {
 		if err := c.Restart(id); err != nil {
 			return finish(fmt.Errorf("restart %d: %w", id, err))
 		}
+		// Observers the view moved go back to their configured upstream.
+		if s := c.servers[id]; s.Up() && s.upstream != s.Upstream {
+			if err := c.SetUpstream(id, s.Upstream); err != nil {
+				return finish(fmt.Errorf("set upstream of %d back: %w", id, err))
+			}
+		}
 	}
 	start := ticks
 	for ticks-start < rc.QuietTicks {
@@ -308,7 +437,7 @@ func Run(seed int64, rc RunConfig) (*Cluster, Report, error) {
 			return finish(c.chk.checkConverged())
 		}
 	}
-	return finish(fmt.Errorf("no convergence within %d quiet ticks", rc.QuietTicks))
+	return finish(fmt.Errorf("no convergence within %d quiet ticks: %s", rc.QuietTicks, c.notConverged()))
 }
 
 func (c *Cluster) upIDs() []uint64 {
@@ -321,33 +450,64 @@ func (c *Cluster) upIDs() []uint64 {
 	return out
 }
 
-// converged: one established leader, everyone serving under it with
-// nothing in flight and everything it logged committed and applied
-// everywhere.
-func (c *Cluster) converged() bool {
+// converged: one established leader, everyone serving under it (a
+// relay's observers through their relay) with nothing in flight (no
+// broken stream either end has yet to be told of) and everything it
+// logged committed and applied everywhere.
+func (c *Cluster) converged() bool { return c.notConverged() == "" }
+
+// notConverged says why the cluster has not converged ("" when it has).
+func (c *Cluster) notConverged() string {
 	leaders := c.Leaders()
 	if len(leaders) != 1 {
-		return false
+		return fmt.Sprintf("established leaders %v", leaders)
+	}
+	if len(c.net.broken) > 0 {
+		return "broken streams not yet noticed"
 	}
 	l := c.servers[leaders[0]].Node.Status()
 	if l.Committed != l.LastLogged {
-		return false
+		return fmt.Sprintf("leader %d committed %s of %s", l.ID, zab.FormatZxid(l.Committed), zab.FormatZxid(l.LastLogged))
 	}
 	for _, id := range c.ids {
 		s := c.servers[id]
 		if !s.Up() || s.Node.HasReady() {
+			return c.StatusLine(id)
+		}
+		st := s.Node.Status()
+		if !st.Serving || (id != l.ID && !c.servedBy(id, l.ID)) {
+			return fmt.Sprintf("not served by leader %d (upstream %s): %s", l.ID, upstreamName(s.upstream), c.StatusLine(id))
+		}
+		var last int64
+		if len(s.Applied) > 0 {
+			last = s.Applied[len(s.Applied)-1].Zxid
+		}
+		if last != l.Committed {
+			return fmt.Sprintf("%d applied up to %s, leader %d committed %s", id, zab.FormatZxid(last), l.ID, zab.FormatZxid(l.Committed))
+		}
+	}
+	return ""
+}
+
+// servedBy: server id follows leader, directly or through serving
+// relays, and follows the upstream its driver chose (if any).
+func (c *Cluster) servedBy(id, leader uint64) bool {
+	for hops := 0; hops < len(c.ids); hops++ {
+		s := c.servers[id]
+		if !s.Up() {
 			return false
 		}
 		st := s.Node.Status()
-		if !st.Serving || (id != l.ID && st.Leader != l.ID) {
+		if !st.Serving || (s.upstream != 0 && st.Leader != s.upstream) {
 			return false
 		}
-		if len(s.Applied) == 0 && l.Committed != 0 {
+		if st.Leader == leader {
+			return true
+		}
+		if st.Leader == 0 || st.Leader == id {
 			return false
 		}
-		if len(s.Applied) > 0 && s.Applied[len(s.Applied)-1].Zxid != l.Committed {
-			return false
-		}
+		id = st.Leader
 	}
-	return true
+	return false
 }

@@ -25,7 +25,9 @@ const replayCmd = "go test ./core/zab/zabsim -run 'TestSim$' -seed=%d -v"
 // compactions against real nodes, checking invariants after every step and
 // convergence at the end. Each seed also picks the drivers' Ready order:
 // zab.Ready's strict one, production's relaxed one, or a mix per server
-// (see Order); the invariants are the same for both.
+// (see Order); the invariants are the same for both. A third of the seeds
+// add relays with observers of their own, upstream moves, and faults aimed
+// at relays.
 func TestSim(t *testing.T) {
 	if *seedFlag != 0 {
 		logger := hclog.New(&hclog.LoggerOptions{Level: hclog.Debug, Output: testWriter{t}, DisableTime: true})
@@ -90,6 +92,9 @@ func TestSim(t *testing.T) {
 		totals.Diffs, totals.Truncs, totals.Snaps)
 	t.Logf("relaxed order: %d servers, %d Readies with early sends or applies, %d crashes between them and the persist (%d after sending proposals, %d after applying)",
 		totals.Relaxed, totals.EarlyReadies, totals.EarlyCrashes, totals.EarlyProposalCrashes, totals.EarlyApplyCrashes)
+	t.Logf("relays: %d relays with %d observers behind them, %d chains of two relays, %d upstream moves, %d crashes aimed at relays; relays sent %d INFORMs, DIFF/TRUNC/SNAP %d/%d/%d",
+		totals.Relays, totals.Behind, totals.Chains, totals.Moves, totals.RelayCrashes, totals.RelayInforms,
+		totals.RelayDiffs, totals.RelayTruncs, totals.RelaySnaps)
 	if len(failed) > 0 {
 		t.Fatalf("%d failing seeds:\n%s", len(failed), strings.Join(failed, "\n"))
 	}
@@ -99,6 +104,13 @@ func TestSim(t *testing.T) {
 		totals.EarlyApplyCrashes == 0) {
 		t.Errorf("%d seeds did not exercise every crash point: %d mid-Ready crashes, %d early Readies, %d crashes after early proposals, %d after early applies",
 			n, totals.MidReadyCrashes, totals.EarlyReadies, totals.EarlyProposalCrashes, totals.EarlyApplyCrashes)
+	}
+	// Relays served their observers, synced them both ways, and moves
+	// and relay crashes happened.
+	if n >= 500 && (totals.RelayInforms == 0 || totals.RelayDiffs == 0 || totals.RelaySnaps == 0 ||
+		totals.Moves == 0 || totals.RelayCrashes == 0) {
+		t.Errorf("%d seeds did not exercise relays: %d INFORMs, %d DIFFs, %d SNAPs from relays, %d moves, %d relay crashes",
+			n, totals.RelayInforms, totals.RelayDiffs, totals.RelaySnaps, totals.Moves, totals.RelayCrashes)
 	}
 }
 
