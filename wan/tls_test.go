@@ -190,9 +190,12 @@ func TestHelloMustMatchCertificate(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.CloseWithError(0, "")
-	for _, kind := range []uint8{streamOrdered, streamRequests} {
+	for i, kind := range []uint8{streamOrdered, streamRequests} {
 		s, err := conn.OpenStream()
 		if err != nil {
+			if i > 0 {
+				break // the acceptor may refuse on the first hello already
+			}
 			t.Fatal(err)
 		}
 		s.Write(appendHello(nil, hello{Version: wireVersion, Kind: kind, From: 4, To: 1, Cluster: testCluster}))
