@@ -462,6 +462,10 @@ def recipe_barrier():
     a, b = client(), client()
     barrier = a.Barrier(path("barrier"))
     barrier.create()
+    # a and b may be connected to different servers of a cluster: as with
+    # ZooKeeper, b sees a's write only once its server has applied it, so
+    # b syncs first (ZooKeeper's cross-session ordering).
+    b.sync(path("barrier"))
     eq(b.Barrier(path("barrier")).wait(timeout=0.3), False, "wait times out while the barrier is up")
     passed = threading.Event()
 
