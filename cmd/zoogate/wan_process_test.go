@@ -2,12 +2,14 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,16 +26,15 @@ func freeUDPPort(t *testing.T) string {
 	return c.LocalAddr().String()
 }
 
-// TestWANSiteProcesses runs a two-site deployment as real processes: three
-// voters in the primary site, and in site "eu" a relay that follows them
-// across an emulated WAN (QUIC, mutual TLS from `zoogate tls init`, 20 ms
-// one way) and an observer that follows the relay on its LAN. A write
-// through the remote observer reaches the leader; a write on the leader
-// reaches the observer; the leader serves one stream for the whole site and
-// reports its lag; with the relay killed (SIGKILL) the observer follows the
-// primary over its own WAN link; the relay comes back, and every node ends
-// with the same tree.
-func TestWANSiteProcesses(t *testing.T) {
+// wanSite runs a two-site deployment as processes: voters 1-3 in the
+// primary site, and in site "eu" relay 4 (behind an emulated 20 ms WAN) and
+// observer 5, which has a WAN link of its own. start (re)starts a node.
+type wanSite struct {
+	*procCluster
+	start func(id int)
+}
+
+func newWANSite(t *testing.T) *wanSite {
 	bin := buildBinary(t)
 	dir := t.TempDir()
 	pc := &procCluster{t: t, bin: bin, dir: dir, client: map[int]string{}, procs: map[int]*exec.Cmd{}}
@@ -90,14 +91,42 @@ func TestWANSiteProcesses(t *testing.T) {
 	for id := 1; id <= 5; id++ {
 		start(id)
 	}
-	mode := func(id int) string {
-		for _, l := range strings.Split(fourLetter(pc.client[id], "srvr"), "\n") {
-			if strings.HasPrefix(l, "Mode: ") {
-				return strings.TrimPrefix(l, "Mode: ")
-			}
+	return &wanSite{procCluster: pc, start: start}
+}
+
+// mode is what srvr says a node is.
+func (ws *wanSite) mode(id int) string {
+	for _, l := range strings.Split(fourLetter(ws.client[id], "srvr"), "\n") {
+		if strings.HasPrefix(l, "Mode: ") {
+			return strings.TrimPrefix(l, "Mode: ")
 		}
-		return ""
 	}
+	return ""
+}
+
+// mntr returns one mntr value of a node.
+func (ws *wanSite) mntr(id int, key string) string {
+	for _, l := range strings.Split(fourLetter(ws.client[id], "mntr"), "\n") {
+		if k, v, ok := strings.Cut(l, "\t"); ok && k == key {
+			return v
+		}
+	}
+	return ""
+}
+
+// TestWANSiteProcesses runs a two-site deployment as real processes: three
+// voters in the primary site, and in site "eu" a relay that follows them
+// across an emulated WAN (QUIC, mutual TLS from `zoogate tls init`, 20 ms
+// one way) and an observer that follows the relay on its LAN. A write
+// through the remote observer reaches the leader; a write on the leader
+// reaches the observer; the leader serves one stream for the whole site and
+// reports its lag; with the relay killed (SIGKILL) the observer follows the
+// primary over its own WAN link; the relay comes back, and every node ends
+// with the same tree.
+func TestWANSiteProcesses(t *testing.T) {
+	ws := newWANSite(t)
+	pc, start := ws.procCluster, ws.start
+	mode, mntr := ws.mode, ws.mntr
 	lead := 0
 	waitUntil(t, "a leader, the relay and the observer serving", 30*time.Second, func() bool {
 		lead = 0
@@ -108,14 +137,6 @@ func TestWANSiteProcesses(t *testing.T) {
 		}
 		return lead != 0 && mode(4) == "relay" && mode(5) == "observer"
 	})
-	mntr := func(id int, key string) string {
-		for _, l := range strings.Split(fourLetter(pc.client[id], "mntr"), "\n") {
-			if k, v, ok := strings.Cut(l, "\t"); ok && k == key {
-				return v
-			}
-		}
-		return ""
-	}
 	if got := mntr(lead, "zk_synced_observers"); got != "1" {
 		t.Errorf("the leader serves %q observer streams, want 1 (the site's relay)", got)
 	}
@@ -180,4 +201,103 @@ func TestWANSiteProcesses(t *testing.T) {
 	})
 	start(4)
 	pc.converged()
+}
+
+// TestWANSiteKill9UnderLoad writes through a remote observer and through
+// the primary at once while the leader and then the observer are killed
+// with SIGKILL (the observer restarted); afterwards every acknowledged
+// write is on every node and all trees are equal.
+func TestWANSiteKill9UnderLoad(t *testing.T) {
+	ws := newWANSite(t)
+	leader := func() int {
+		lead := 0
+		waitUntil(t, "a leader, the relay and the observer serving", 60*time.Second, func() bool {
+			lead = 0
+			for id := range ws.procs {
+				if id <= 3 && ws.mode(id) == "leader" {
+					lead = id
+				}
+			}
+			_, obsUp := ws.procs[5]
+			return lead != 0 && ws.mode(4) == "relay" && (!obsUp || ws.mode(5) == "observer")
+		})
+		return lead
+	}
+	lead := leader()
+	var (
+		mu    sync.Mutex
+		acked []string
+	)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	// Two writers, one on the remote site's observer, one on the primary
+	// voters; each reconnects through go-zookeeper as servers die.
+	writer := func(name string, servers []string) {
+		defer wg.Done()
+		c, _, err := zk.Connect(servers, 10*time.Second, zk.WithLogInfo(false))
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer c.Close()
+		for i := 0; i < 400; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			p := fmt.Sprintf("/%s-%03d", name, i)
+			if _, err := c.Create(p, nil, 0, zk.WorldACL(zk.PermAll)); err == nil || errors.Is(err, zk.ErrNodeExists) {
+				mu.Lock()
+				acked = append(acked, p)
+				mu.Unlock()
+			}
+		}
+	}
+	wg.Add(2)
+	go writer("eu", []string{ws.client[5]})
+	go writer("primary", []string{ws.client[1], ws.client[2], ws.client[3]})
+	count := func() int { mu.Lock(); defer mu.Unlock(); return len(acked) }
+	waitUntil(t, "some writes before the first kill", 30*time.Second, func() bool { return count() >= 30 })
+	ws.kill(lead)
+	waitUntil(t, "writes after the leader's death", 60*time.Second, func() bool { return count() >= 120 })
+	ws.start(lead)
+	ws.kill(5)
+	waitUntil(t, "primary writes while the observer is down", 60*time.Second, func() bool { return count() >= 180 })
+	ws.start(5)
+	leader()
+	close(stop)
+	wg.Wait()
+	if count() < 180 {
+		t.Fatalf("only %d writes acknowledged", count())
+	}
+	// Every acknowledged write is on every node.
+	waitUntil(t, "every node serving", 60*time.Second, func() bool {
+		for id := 1; id <= 5; id++ {
+			if ws.mode(id) == "" {
+				return false
+			}
+		}
+		return true
+	})
+	for id := 1; id <= 5; id++ {
+		c, _, err := zk.Connect([]string{ws.client[id]}, 10*time.Second, zk.WithLogInfo(false))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Sync("/"); err != nil {
+			t.Fatalf("node %d: sync: %v", id, err)
+		}
+		mu.Lock()
+		for _, p := range acked {
+			if ok, _, err := c.Exists(p); err != nil || !ok {
+				mu.Unlock()
+				ws.dumpLogs()
+				t.Fatalf("node %d lacks acknowledged %s (%v)", id, p, err)
+			}
+		}
+		mu.Unlock()
+		c.Close()
+	}
+	ws.converged()
 }
