@@ -118,17 +118,7 @@ func TestLogDumpLogDir(t *testing.T) {
 	dataDir, logDir := t.TempDir(), t.TempDir()
 	cfg := server.DefaultConfig()
 	cfg.ClientAddr, cfg.DataDir, cfg.LogDir = "127.0.0.1:0", dataDir, logDir
-	s, err := server.New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	c, _, err := zk.Connect([]string{s.Addr().String()}, 10*time.Second, zk.WithLogInfo(false))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, c := startToolServer(t, cfg)
 	if _, err := c.Create("/in-log-dir", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
 		t.Fatal(err)
 	}

@@ -157,17 +157,7 @@ func TestLogDumpRedactsSessionSecret(t *testing.T) {
 	dir := t.TempDir()
 	cfg := server.DefaultConfig()
 	cfg.ClientAddr, cfg.DataDir = "127.0.0.1:0", dir
-	s, err := server.New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	c, _, err := zk.Connect([]string{s.Addr().String()}, 10*time.Second, zk.WithLogInfo(false))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, c := startToolServer(t, cfg)
 	if _, err := c.Create("/x", nil, 0, zk.WorldACL(zk.PermAll)); err != nil { // waits for the session
 		t.Fatal(err)
 	}

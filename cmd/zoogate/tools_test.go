@@ -18,17 +18,7 @@ func TestLogDumpAndSnapshotInspect(t *testing.T) {
 	dir := t.TempDir()
 	cfg := server.DefaultConfig()
 	cfg.ClientAddr, cfg.DataDir = "127.0.0.1:0", dir
-	s, err := server.New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	c, _, err := zk.Connect([]string{s.Addr().String()}, 10*time.Second, zk.WithLogInfo(false))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, c := startToolServer(t, cfg)
 	c.Create("/tool", []byte("hello"), 0, zk.WorldACL(zk.PermAll))
 	c.Multi(&zk.CreateRequest{Path: "/tool/m", Acl: zk.WorldACL(zk.PermAll)}, &zk.SetDataRequest{Path: "/tool", Data: []byte("x"), Version: 0})
 	c.Create("/tool", nil, 0, zk.WorldACL(zk.PermAll)) // fails: an error transaction
@@ -98,4 +88,23 @@ func TestConfigCheck(t *testing.T) {
 			t.Errorf("config check output lacks %q:\n%s", want, errb.String())
 		}
 	}
+}
+
+// startToolServer starts a standalone server from cfg and connects a
+// go-zookeeper client to it; the caller closes both (the storage tools then
+// read what it left on disk).
+func startToolServer(t *testing.T, cfg server.Config) (*server.Server, *zk.Conn) {
+	t.Helper()
+	s, err := server.New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := zk.Connect([]string{s.Addr().String()}, 10*time.Second, zk.WithLogInfo(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, c
 }

@@ -77,10 +77,7 @@ func (n *Node) stepLeading(m Message) {
 	case MsgAck:
 		n.onAck(h, m)
 	case MsgPing:
-		h.logged = max(h.logged, m.Zxid)
-		if len(m.Data) > 0 {
-			n.pings = append(n.pings, m)
-		}
+		n.learnerPinged(h, m)
 	case MsgRequest:
 		if h.state < hStreaming {
 			return

@@ -235,6 +235,15 @@ func (lm *learnerMaster) tick(committed int64) {
 	}
 }
 
+// learnerPinged takes a learner's PING reply: how far it has logged, and
+// its piggyback (session touches) for the driver.
+func (n *Node) learnerPinged(h *handler, m Message) {
+	h.logged = max(h.logged, m.Zxid)
+	if len(m.Data) > 0 {
+		n.pings = append(n.pings, m)
+	}
+}
+
 // counts returns the connected learners and the synced ones by kind.
 func (lm *learnerMaster) counts() (learners, followers, observers int) {
 	for _, h := range lm.handlers {

@@ -48,10 +48,7 @@ func (n *Node) stepDownstream(m Message) {
 			lm.upToDate(h)
 		}
 	case MsgPing:
-		h.logged = max(h.logged, m.Zxid)
-		if len(m.Data) > 0 {
-			n.pings = append(n.pings, m)
-		}
+		n.learnerPinged(h, m)
 	case MsgRequest:
 		if h.state < hStreaming {
 			return
