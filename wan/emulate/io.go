@@ -125,8 +125,7 @@ func (c *Conn) deliver() {
 		}
 		select {
 		case <-c.done:
-			c.timer.Stop()
-			return
+			c.timer.Stop() // next round: closed, so everything queued is written
 		case <-c.wake:
 			c.timer.Stop()
 		case <-c.timer.C:
