@@ -49,9 +49,30 @@ type Config struct {
 	// nothing for that long is dead (its stream breaks). The caller derives
 	// it, and KeepAlive, from the deployment's sync limit.
 	IdleTimeout time.Duration
-	// BackoffMin and BackoffMax bound the wait between failed dials; it
-	// doubles per failure, with jitter (between half and all of it).
+	// BackoffMin and BackoffMax bound the wait between connection
+	// attempts; it doubles per attempt, with jitter (between half and all
+	// of it). Attempts overlap: a new one starts when the wait is over even
+	// if earlier ones are still in their handshake (at most
+	// maxDialsInFlight at once, the oldest given up for a new one), so a
+	// link that comes back after a long cut is found within about
+	// BackoffMax, not after the QUIC handshake's own retransmission
+	// back-off.
 	BackoffMin, BackoffMax time.Duration
+	// Heartbeat is how long the ordered lane may go without a frame sent
+	// before a heartbeat frame is sent on it; StallTimeout is how long a
+	// stream may go without receiving anything (frames, heartbeats, blob
+	// bytes) before it counts as broken. QUIC on its own resumes a
+	// connection after a long loss of packets only at its next probe, which
+	// backs off exponentially (several seconds after a 10 s cut); breaking
+	// the stream and dialing anew brings the link back within BackoffMax of
+	// the heal. Time spent waiting for this server's driver to take frames
+	// (a full inbox) does not count.
+	Heartbeat, StallTimeout time.Duration
+	// Compress deflates (RFC 1951) the frames this server sends on the two
+	// lanes, with a flush after each batch of frames; it is announced in
+	// the hello, so each direction of each lane is compressed or not on
+	// its own. Blobs are sent as they are.
+	Compress bool
 	// ConnectWait is how long frames may wait for a connection to come up
 	// before the stream counts as broken (and they are dropped).
 	ConnectWait time.Duration
@@ -89,7 +110,8 @@ type Config struct {
 }
 
 // DefaultConfig returns WAN settings: 2 s keepalives and a 15 s idle
-// timeout, 16 MiB frames, 32 MiB stream and 64 MiB connection receive
+// timeout, 250 ms heartbeats and a 2 s stall timeout, attempts to connect
+// 100 ms to 250 ms apart, compressed lanes, 16 MiB frames, 32 MiB stream and 64 MiB connection receive
 // windows (enough for ~2.6 Gbit/s per stream at 100 ms RTT).
 func DefaultConfig() Config {
 	return Config{
@@ -97,7 +119,10 @@ func DefaultConfig() Config {
 		KeepAlive:           2 * time.Second,
 		IdleTimeout:         15 * time.Second,
 		BackoffMin:          100 * time.Millisecond,
-		BackoffMax:          5 * time.Second,
+		BackoffMax:          250 * time.Millisecond,
+		Heartbeat:           250 * time.Millisecond,
+		StallTimeout:        2 * time.Second,
+		Compress:            true,
 		ConnectWait:         20 * time.Second,
 		CloseLinger:         10 * time.Second,
 		MaxFrameSize:        16 << 20,
@@ -181,6 +206,11 @@ func (c *Config) Validate() error {
 	positive("BackoffMax", c.BackoffMax)
 	if c.BackoffMax > 0 && c.BackoffMin > c.BackoffMax {
 		bad("BackoffMax", "%v is below BackoffMin %v", c.BackoffMax, c.BackoffMin)
+	}
+	positive("Heartbeat", c.Heartbeat)
+	positive("StallTimeout", c.StallTimeout)
+	if c.Heartbeat > 0 && c.StallTimeout > 0 && c.StallTimeout < 2*c.Heartbeat {
+		bad("StallTimeout", "%v must be at least twice Heartbeat %v", c.StallTimeout, c.Heartbeat)
 	}
 	positive("ConnectWait", c.ConnectWait)
 	positive("CloseLinger", c.CloseLinger)

@@ -105,7 +105,10 @@
 // observer its site's relay); they may never connect to it. Any other peer
 // may connect if Config.AllowPeer says so. A dialer keeps one connection
 // up to each of its Dial peers, redialing with exponential backoff and
-// jitter. The dialer opens both lane streams and speaks first on each (a
+// jitter; attempts overlap, so one started after a long cut is healed does
+// not wait behind one stuck in QUIC's own back-off. Heartbeats on the
+// ordered lane make silence meaningful: a stream that received nothing
+// for Config.StallTimeout is broken and dialed anew. The dialer opens both lane streams and speaks first on each (a
 // QUIC stream is invisible to the peer until its opener writes); the
 // acceptor answers on the ordered one; the sender of a blob opens its
 // stream. A peer that dials this server is never dialed by it: a frame to

@@ -396,3 +396,19 @@ func pemBlock(t testing.TB, b []byte) []byte {
 	}
 	return blk.Bytes
 }
+
+// find returns the first line logged so far that contains every part, or "".
+func (s *logSink) find(parts ...string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, l := range s.lines {
+		ok := true
+		for _, p := range parts {
+			ok = ok && strings.Contains(l, p)
+		}
+		if ok {
+			return l
+		}
+	}
+	return ""
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/quic-go/quic-go"
@@ -43,6 +44,16 @@ type link struct {
 	rblobs   map[uint64]*SpoolBlob
 	lastRecv uint64 // id of the last blob stream received
 	lastHdr  uint64 // id of the last blob header read
+
+	// Liveness (watch): when the ordered lane last wrote, when anything
+	// last arrived (unix ns, atomic: the blob receiver sets it without
+	// mu), and how many lane readers wait for room in the inbox.
+	wrote      time.Time
+	heard      atomic.Int64
+	inboxWaits int
+	// peerCompressed: the peer deflates what it sends on the lane (from
+	// its hello), indexed by Lane.
+	peerCompressed [3]bool
 }
 
 // outItem is a frame to send: data on lane, with blob for a blob header.
@@ -51,11 +62,12 @@ type outItem struct {
 	data []byte
 	blob Blob
 	id   uint64 // blob id, given when its header is written
+	beat bool   // a heartbeat frame (ordered lane)
 }
 
 // linkGoroutines is the number of goroutines an attached link runs:
-// two writers, the blob sender, two readers and the blob receiver.
-const linkGoroutines = 6
+// two writers, the blob sender, two readers, the blob receiver and watch.
+const linkGoroutines = 7
 
 // newLinkL starts a stream that waits for a connection.
 func (t *Transport) newLinkL(p *peer) *link {
@@ -72,8 +84,9 @@ func (t *Transport) newLinkL(p *peer) *link {
 }
 
 // attachL gives conn, whose handshake is done, to the oldest stream with p
-// (or a new one) and starts its goroutines.
-func (t *Transport) attachL(p *peer, conn *quic.Conn, ord, req *quic.Stream) {
+// (or a new one) and starts its goroutines. compressed says, per lane,
+// whether the peer deflates what it sends (its hello's flag).
+func (t *Transport) attachL(p *peer, conn *quic.Conn, ord, req *quic.Stream, compressed [3]bool) {
 	l := p.head()
 	if l == nil || l.conn != nil {
 		l = t.newLinkL(p)
@@ -83,7 +96,10 @@ func (t *Transport) attachL(p *peer, conn *quic.Conn, ord, req *quic.Stream) {
 		l.timer = nil
 	}
 	l.conn, l.ord, l.req = conn, ord, req
+	l.peerCompressed = compressed
 	l.rblobs = map[uint64]*SpoolBlob{}
+	l.wrote = time.Now()
+	l.heard.Store(time.Now().UnixNano())
 	l.running, l.finishing = linkGoroutines, 3
 	p.conns++
 	t.wg.Add(linkGoroutines)
@@ -93,6 +109,7 @@ func (t *Transport) attachL(p *peer, conn *quic.Conn, ord, req *quic.Stream) {
 	go l.readLane(LaneOrdered)
 	go l.readLane(LaneRequests)
 	go l.receiveBlobs()
+	go l.watch()
 	t.log.Debug("stream up", "peer", p.id, "remote", conn.RemoteAddr().String(), "queued", len(l.ordQ)+len(l.reqQ))
 }
 
@@ -186,4 +203,42 @@ func (l *link) finishedWritingL() {
 		defer t.mu.Unlock()
 		t.breakL(l, codeClosed, fmt.Sprintf("the peer did not close within CloseLinger %v", t.cfg.CloseLinger), nil)
 	})
+}
+
+// watch keeps a live link alive and finds a dead one: every Heartbeat it
+// queues a heartbeat frame if the ordered lane wrote nothing for that
+// long, and it breaks the stream (codeStalled) once nothing arrived for
+// StallTimeout while no reader was held back by a full inbox.
+func (l *link) watch() {
+	t := l.t
+	defer t.wg.Done()
+	tick := time.NewTicker(t.cfg.Heartbeat)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tick.C:
+		case <-l.conn.Context().Done():
+		}
+		t.mu.Lock()
+		if l.dead || t.closed || l.conn.Context().Err() != nil {
+			l.finishL()
+			t.mu.Unlock()
+			return
+		}
+		now := time.Now()
+		if l.inboxWaits > 0 {
+			l.heard.Store(now.UnixNano())
+		}
+		if silent := now.Sub(time.Unix(0, l.heard.Load())); silent >= t.cfg.StallTimeout && !l.closing {
+			t.breakL(l, codeStalled, fmt.Sprintf("nothing received for %v (StallTimeout)", silent.Round(time.Millisecond)), nil)
+			l.finishL()
+			t.mu.Unlock()
+			return
+		}
+		if !l.closing && len(l.ordQ) == 0 && now.Sub(l.wrote) >= t.cfg.Heartbeat {
+			l.ordQ = append(l.ordQ, outItem{lane: LaneOrdered, beat: true})
+			l.wcond.Broadcast()
+		}
+		t.mu.Unlock()
+	}
 }

@@ -2,10 +2,12 @@ package wan
 
 import (
 	"bufio"
+	"compress/flate"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/quic-go/quic-go"
 )
@@ -21,7 +23,11 @@ func (l *link) readLane(lane Lane) {
 	if lane == LaneRequests {
 		s = l.req
 	}
-	fr := &frameReader{r: bufio.NewReaderSize(s, 64<<10), max: t.cfg.MaxFrameSize}
+	br := bufio.NewReaderSize(heardReader{s, l}, 64<<10)
+	if l.peerCompressed[lane] {
+		br = bufio.NewReaderSize(inflater{flate.NewReader(br)}, 64<<10)
+	}
+	fr := &frameReader{r: br, max: t.cfg.MaxFrameSize}
 	code, reason, err := l.readLoop(lane, fr)
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -47,6 +53,12 @@ func (l *link) readLoop(lane Lane, fr *frameReader) (code quic.ApplicationErrorC
 			}
 			return l.readFailed(lane, fr, err)
 		}
+		if f.Kind == kindHeartbeat {
+			if lane != LaneOrdered {
+				return l.readFailed(lane, fr, fmt.Errorf("%w: a heartbeat on the %s lane", ErrBadFrame, lane))
+			}
+			continue
+		}
 		ev := Event{From: l.p.id, Lane: lane, Frame: f.Payload}
 		t.mu.Lock()
 		if f.Kind == kindBlob {
@@ -55,8 +67,14 @@ func (l *link) readLoop(lane Lane, fr *frameReader) (code quic.ApplicationErrorC
 				return l.readFailed(lane, fr, err)
 			}
 		}
-		for !l.dead && !l.closing && t.in.full() {
-			t.in.space.Wait()
+		if !l.dead && !l.closing && t.in.full() {
+			// Waiting for the driver is not silence from the peer.
+			l.inboxWaits++
+			for !l.dead && !l.closing && t.in.full() {
+				t.in.space.Wait()
+			}
+			l.inboxWaits--
+			l.heard.Store(time.Now().UnixNano())
 		}
 		dead, push := l.dead, !l.dead && !l.closing // a stream this server closed discards what comes in
 		if push {
@@ -161,7 +179,7 @@ func (l *link) receiveBlob(s *quic.ReceiveStream) (quic.ApplicationErrorCode, st
 	}
 	var b *SpoolBlob
 	if err == nil {
-		b, err = t.spool.receive(s, size)
+		b, err = t.spool.receive(heardReader{s, l}, size)
 	}
 	if err != nil {
 		s.CancelRead(streamDiscarded)
@@ -221,4 +239,32 @@ func (l *link) readFailed(lane Lane, fr *frameReader, err error) (quic.Applicati
 		return codeBroken, fmt.Sprintf("bad frame in %s at offset %d", where, at), err
 	}
 	return codeBroken, fmt.Sprintf("reading %s failed", where), err
+}
+
+// heardReader records in its link when bytes last arrived.
+type heardReader struct {
+	r io.Reader
+	l *link
+}
+
+func (h heardReader) Read(p []byte) (int, error) {
+	n, err := h.r.Read(p)
+	if n > 0 {
+		h.l.heard.Store(time.Now().UnixNano())
+	}
+	return n, err
+}
+
+// inflater turns deflate's errors about its input into ErrBadFrame (the
+// peer sent a corrupt stream); errors of the QUIC stream under it pass
+// through unchanged.
+type inflater struct{ r io.Reader }
+
+func (i inflater) Read(p []byte) (int, error) {
+	n, err := i.r.Read(p)
+	var ce flate.CorruptInputError
+	if errors.As(err, &ce) {
+		err = fmt.Errorf("%w: corrupt deflate stream: %v", ErrBadFrame, err)
+	}
+	return n, err
 }

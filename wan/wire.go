@@ -16,39 +16,48 @@ import (
 // (kind 1, ids swapped) on the ordered stream only:
 //
 //	[4]byte magic "ZGWN"
-//	uint8   version (1)
+//	uint8   version (2)
 //	uint8   stream kind: 1 ordered lane, 2 requests lane
+//	uint8   flags: bit 0 (1), the sender's frames on this stream (for the
+//	        acceptor's answer: on both lanes) are deflate-compressed
 //	uint64  sender id
 //	uint64  receiver id
 //	uint8   cluster name length n, then n bytes of name
 //
-// Frames follow the hello on both bidirectional streams, both ways:
+// Frames follow the hello on both bidirectional streams, both ways; when
+// the sender's hello has the compressed flag, its frames are one raw
+// deflate stream (RFC 1951), flushed (a sync flush) after each batch:
 //
 //	uint32  body length L, 1 <= L <= MaxFrameSize+17
 //	uint8   kind
 //	kind 1, data: the frame, L-1 bytes (at most MaxFrameSize)
 //	kind 2, blob header (ordered stream only): uint64 blob id, uint64 blob
 //	        size, then the header, L-17 bytes (at most MaxFrameSize)
+//	kind 3, heartbeat (ordered stream only): L = 1, nothing else; sent
+//	        when the sender wrote nothing for Config.Heartbeat
 //
 // Blob stream: one unidirectional stream per blob, opened by its sender:
 //
 //	[4]byte magic "ZGWB"
-//	uint8   version (1)
+//	uint8   version (2)
 //	uint64  blob id (the one in its header frame)
 //	uint64  blob size (the one in its header frame)
 //	then exactly size bytes, then the end of the stream (FIN)
 const (
 	helloMagic    = "ZGWN"
 	blobMagic     = "ZGWB"
-	wireVersion   = 1
-	helloFixedLen = 4 + 1 + 1 + 8 + 8 + 1
+	wireVersion   = 2
+	helloFixedLen = 4 + 1 + 1 + 1 + 8 + 8 + 1
 	blobPreLen    = 4 + 1 + 8 + 8
 
 	streamOrdered  = 1 // hello stream kinds
 	streamRequests = 2
 
+	helloCompressed = 1 << 0 // hello flags
+
 	kindData      = 1 // frame kinds
 	kindBlob      = 2
+	kindHeartbeat = 3
 	blobFixedLen  = 1 + 8 + 8 // kind, id, size
 	frameOverhead = blobFixedLen
 
@@ -66,6 +75,7 @@ const (
 	codeReplaced = 0x3 // a newer connection from the same peer replaced this one
 	codeShutdown = 0x4 // the transport is closing
 	codeBlobRead = 0x5 // the sender could not read a blob it was sending
+	codeStalled  = 0x6 // nothing was received for StallTimeout
 )
 
 // Stream error codes (RESET_STREAM, STOP_SENDING), append-only:
@@ -77,6 +87,7 @@ const (
 type hello struct {
 	Version uint8
 	Kind    uint8
+	Flags   uint8
 	From    uint64
 	To      uint64
 	Cluster string
@@ -84,7 +95,7 @@ type hello struct {
 
 func appendHello(dst []byte, h hello) []byte {
 	dst = append(dst, helloMagic...)
-	dst = append(dst, h.Version, h.Kind)
+	dst = append(dst, h.Version, h.Kind, h.Flags)
 	dst = binary.BigEndian.AppendUint64(dst, h.From)
 	dst = binary.BigEndian.AppendUint64(dst, h.To)
 	dst = append(dst, byte(len(h.Cluster)))
@@ -103,10 +114,11 @@ func readHello(r io.Reader) (hello, error) {
 	h := hello{
 		Version: fixed[4],
 		Kind:    fixed[5],
-		From:    binary.BigEndian.Uint64(fixed[6:]),
-		To:      binary.BigEndian.Uint64(fixed[14:]),
+		Flags:   fixed[6],
+		From:    binary.BigEndian.Uint64(fixed[7:]),
+		To:      binary.BigEndian.Uint64(fixed[15:]),
 	}
-	name := make([]byte, fixed[22])
+	name := make([]byte, fixed[23])
 	if _, err := io.ReadFull(r, name); err != nil {
 		return hello{}, fmt.Errorf("%w: reading a hello's cluster name: %w", ErrHandshake, err)
 	}
@@ -120,6 +132,8 @@ func checkHello(h hello, cluster string, from, to uint64, kind uint8) error {
 	switch {
 	case h.Version != wireVersion:
 		return fmt.Errorf("%w: version %d, this server speaks %d", ErrHandshake, h.Version, wireVersion)
+	case h.Flags&^helloCompressed != 0:
+		return fmt.Errorf("%w: unknown hello flags %#x", ErrHandshake, h.Flags)
 	case h.Kind != streamOrdered && h.Kind != streamRequests:
 		return fmt.Errorf("%w: unknown stream kind %d", ErrHandshake, h.Kind)
 	case kind != 0 && h.Kind != kind:
@@ -154,6 +168,9 @@ func appendBlobHeader(dst []byte, id uint64, size int64, n int) []byte {
 	return binary.BigEndian.AppendUint64(dst, uint64(size))
 }
 
+// heartbeatFrame is a whole heartbeat frame.
+var heartbeatFrame = []byte{0, 0, 0, 1, kindHeartbeat}
+
 func appendDataFrame(dst, payload []byte) []byte {
 	return append(appendDataHeader(dst, len(payload)), payload...)
 }
@@ -185,6 +202,11 @@ func decodeFrame(body []byte, maxFrame int) (frame, error) {
 			return frame{}, fmt.Errorf("%w: blob size %d", ErrBadFrame, size)
 		}
 		return frame{Kind: kindBlob, BlobID: binary.BigEndian.Uint64(body[1:]), Size: int64(size), Payload: body[blobFixedLen:]}, nil
+	case kindHeartbeat:
+		if len(body) != 1 {
+			return frame{}, fmt.Errorf("%w: heartbeat frame of %d bytes", ErrBadFrame, len(body))
+		}
+		return frame{Kind: kindHeartbeat}, nil
 	}
 	return frame{}, fmt.Errorf("%w: unknown frame kind %d", ErrBadFrame, body[0])
 }

@@ -14,12 +14,14 @@ func TestFrameRoundTrip(t *testing.T) {
 	b = appendDataFrame(b, []byte("heartbeat"))
 	b = appendDataFrame(b, nil)
 	b = appendBlobFrame(b, 7, 5<<20, []byte("snap"))
+	b = append(b, heartbeatFrame...)
 	b = appendDataFrame(b, bytes.Repeat([]byte{1}, 3<<20)) // larger than readChunk
 	fr := &frameReader{r: bufio.NewReader(bytes.NewReader(b)), max: 4 << 20}
 	want := []frame{
 		{Kind: kindData, Payload: []byte("heartbeat")},
 		{Kind: kindData, Payload: []byte{}},
 		{Kind: kindBlob, BlobID: 7, Size: 5 << 20, Payload: []byte("snap")},
+		{Kind: kindHeartbeat},
 		{Kind: kindData, Payload: bytes.Repeat([]byte{1}, 3<<20)},
 	}
 	for i, w := range want {
@@ -48,6 +50,7 @@ func TestFrameErrors(t *testing.T) {
 		{"unknown kind", []byte{0, 0, 0, 1, 9}, ErrBadFrame},
 		{"short blob header", []byte{0, 0, 0, 3, kindBlob, 0, 0}, ErrBadFrame},
 		{"blob size above 2^62", appendBlobFrame(nil, 1, -1, nil), ErrBadFrame},
+		{"heartbeat with a body", []byte{0, 0, 0, 2, kindHeartbeat, 0}, ErrBadFrame},
 		{"cut in the length", []byte{0, 0}, ErrBadFrame},
 		{"cut in the body", []byte{0, 0, 0, 5, kindData, 1}, ErrBadFrame},
 	} {
@@ -61,7 +64,7 @@ func TestFrameErrors(t *testing.T) {
 }
 
 func TestHello(t *testing.T) {
-	h := hello{Version: wireVersion, Kind: streamRequests, From: 2, To: 1, Cluster: testCluster}
+	h := hello{Version: wireVersion, Kind: streamRequests, Flags: helloCompressed, From: 2, To: 1, Cluster: testCluster}
 	got, err := readHello(bytes.NewReader(appendHello(nil, h)))
 	if err != nil || got != h {
 		t.Fatalf("got %+v, %v", got, err)
@@ -70,12 +73,13 @@ func TestHello(t *testing.T) {
 		h    hello
 		want string
 	}{
-		{hello{Version: 2, Kind: 1, From: 2, To: 1, Cluster: testCluster}, "version 2"},
-		{hello{Version: 1, Kind: 3, From: 2, To: 1, Cluster: testCluster}, "unknown stream kind"},
-		{hello{Version: 1, Kind: 2, From: 2, To: 1, Cluster: testCluster}, "stream kind 2, want 1"},
-		{hello{Version: 1, Kind: 1, From: 2, To: 1, Cluster: "staging"}, "cluster"},
-		{hello{Version: 1, Kind: 1, From: 3, To: 1, Cluster: testCluster}, "hello 3->1"},
-		{hello{Version: 1, Kind: 1, From: 2, To: 5, Cluster: testCluster}, "hello 2->5"},
+		{hello{Version: 1, Kind: 1, From: 2, To: 1, Cluster: testCluster}, "version 1"},
+		{hello{Version: 2, Kind: 3, From: 2, To: 1, Cluster: testCluster}, "unknown stream kind"},
+		{hello{Version: 2, Kind: 1, Flags: 2, From: 2, To: 1, Cluster: testCluster}, "unknown hello flags"},
+		{hello{Version: 2, Kind: 2, From: 2, To: 1, Cluster: testCluster}, "stream kind 2, want 1"},
+		{hello{Version: 2, Kind: 1, From: 2, To: 1, Cluster: "staging"}, "cluster"},
+		{hello{Version: 2, Kind: 1, From: 3, To: 1, Cluster: testCluster}, "hello 3->1"},
+		{hello{Version: 2, Kind: 1, From: 2, To: 5, Cluster: testCluster}, "hello 2->5"},
 	} {
 		err := checkHello(tc.h, testCluster, 2, 1, streamOrdered)
 		if !errors.Is(err, ErrHandshake) || !strings.Contains(err.Error(), tc.want) {
@@ -136,7 +140,7 @@ func FuzzFrameReader(f *testing.F) {
 // FuzzReadHello: readHello never panics, and what it accepts re-encodes to
 // the bytes it read.
 func FuzzReadHello(f *testing.F) {
-	f.Add(appendHello(nil, hello{Version: 1, Kind: 1, From: 2, To: 1, Cluster: "prod"}))
+	f.Add(appendHello(nil, hello{Version: 2, Kind: 1, Flags: helloCompressed, From: 2, To: 1, Cluster: "prod"}))
 	f.Add([]byte("ZGWN"))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		r := bytes.NewReader(in)
