@@ -173,6 +173,10 @@ func (n *Node) Disconnected(peer uint64) error {
 	case Following, Observing:
 		if peer == n.leaderID {
 			n.becomeLooking("stream to the leader broke")
+			// That stream is gone already: closing "it" would close the
+			// next one, and with it the votes this Ready sends the old
+			// leader (a relay then waits for yet another connection).
+			n.disconnect = slices.DeleteFunc(n.disconnect, func(id uint64) bool { return id == peer })
 		} else if n.master != nil {
 			n.master.forget(peer)
 			delete(n.stash, peer)
