@@ -42,6 +42,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runWaitCmd(ctx, args[1:], stdout, stderr)
 	case "fsync":
 		return runFsyncCmd(ctx, args[1:], stdout, stderr)
+	case "wanproxy":
+		return runWANProxyCmd(ctx, args[1:], stdout, stderr)
+	case "wan":
+		return runWANCmd(ctx, args[1:], stdout, stderr)
 	case "help":
 		_, _ = ParseArgs([]string{"-h"}, stderr)
 		return ExitOK

@@ -1,0 +1,183 @@
+// Command renderwan turns the manifest of scripts/bench-wan.sh into the
+// Markdown report docs/benchmarks-wan.md. It reads only what the run
+// recorded: a measurement that failed is shown as such, never estimated.
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/zoogate/zoogate/cmd/zoogate/bench"
+)
+
+type result struct {
+	wan   *bench.WANReport
+	reads *bench.Report
+	na    string
+}
+
+func main() {
+	if len(os.Args) != 2 {
+		fmt.Fprintln(os.Stderr, "usage: renderwan MANIFEST")
+		os.Exit(2)
+	}
+	f, err := os.Open(os.Args[1])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	defer f.Close()
+	var metas [][2]string
+	res := map[string]*result{} // "kind/system[/k]"
+	sysNA := map[string]string{}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		r := strings.Split(sc.Text(), "\t")
+		switch r[0] {
+		case "meta":
+			metas = append(metas, [2]string{r[1], r[2]})
+		case "na":
+			sysNA[r[1]] = r[2]
+		case "staleness":
+			res["staleness/"+r[2]+"/"+r[1]] = load(r[3], r[4], false)
+		case "reads", "remote-writes", "catchup":
+			res[r[0]+"/"+r[1]] = load(r[2], r[3], r[0] == "reads")
+		}
+	}
+	w := bufio.NewWriter(os.Stdout)
+	defer w.Flush()
+	p := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
+	p("# zoogate across a WAN, beside Apache ZooKeeper\n\n")
+	p("Written by `scripts/bench-wan.sh` (`make bench-wan`, also run by `make bench`). Do not edit by hand.\n\n")
+	p("A primary site of 3 voters and one remote site, on one machine, the remote site behind a user-space WAN (`zoogate bench wanproxy`: 40 ms one-way delay each way, byte counters, cut and heal). Apache ZooKeeper's observers reach its voters through the proxy over TCP (one connection per observer to the leader, plus election connections); zoogate's relay reaches the voters through it over QUIC with mutual TLS, and its observers follow the relay over the site's LAN. Both are measured with the same client code in the same run; ratio = zoogate ÷ ZooKeeper (or ZooKeeper ÷ zoogate where less is better, marked).\n\n")
+	for sys, why := range sysNA {
+		p("**%s was not available**: %s\n\n", sys, why)
+	}
+	p("| measure | Apache ZooKeeper | zoogate | ratio | target |\n|---|---|---|---|---|\n")
+	get := func(key string) (*result, string) {
+		r := res[key]
+		if r == nil {
+			return nil, "not measured"
+		}
+		if r.na != "" {
+			return nil, "failed: " + r.na
+		}
+		return r, ""
+	}
+	row := func(name string, key string, val func(*result) (float64, string), lowerBetter bool, target string) {
+		zk, zkWhy := get(key + "/zookeeper")
+		zg, zgWhy := get(key + "/zoogate")
+		cell := func(r *result, why string) (string, float64, bool) {
+			if r == nil {
+				return why, 0, false
+			}
+			v, s := val(r)
+			return s, v, true
+		}
+		a, av, aok := cell(zk, zkWhy)
+		b, bv, bok := cell(zg, zgWhy)
+		ratio := ""
+		switch {
+		case aok && bok && lowerBetter && bv > 0:
+			ratio = fmt.Sprintf("%.2f× (ZK ÷ zoogate)", av/bv)
+		case aok && bok && !lowerBetter && av > 0:
+			ratio = fmt.Sprintf("%.2f×", bv/av)
+		}
+		p("| %s | %s | %s | %s | %s |\n", name, a, b, ratio, target)
+	}
+	stale := func(q string) func(*result) (float64, string) {
+		return func(r *result) (float64, string) {
+			s := r.wan.Staleness
+			if s == nil {
+				return 0, "none"
+			}
+			v := s.P50
+			if q == "p99" {
+				v = s.P99
+			}
+			miss := ""
+			if r.wan.StalenessMissing > 0 {
+				miss = fmt.Sprintf(" (%d never seen)", r.wan.StalenessMissing)
+			}
+			return v, fmt.Sprintf("%.1f ms%s", v, miss)
+		}
+	}
+	row("staleness at the remote observers, p50 (2 observers, 200 writes/s)", "staleness/2", stale("p50"), true, "")
+	row("staleness at the remote observers, p99", "staleness/2", stale("p99"), true, "≤ 50 ms (one-way delay + 10 ms)")
+	for _, k := range []string{"1", "2", "4"} {
+		target := ""
+		if k == "2" {
+			target = "zoogate ≤ 0.6× ZooKeeper"
+		}
+		if k == "4" {
+			target = "zoogate flat in the number of observers"
+		}
+		row("WAN bytes per write, whole site, "+k+" observer(s)", "staleness/"+k, func(r *result) (float64, string) {
+			return r.wan.BytesPerWrite, fmt.Sprintf("%.0f B (%d writes)", r.wan.BytesPerWrite, r.wan.Writes)
+		}, true, target)
+	}
+	row("write from a client of a remote observer, p50", "remote-writes", func(r *result) (float64, string) {
+		return r.wan.RemoteWrites.P50, fmt.Sprintf("%.1f ms", r.wan.RemoteWrites.P50)
+	}, true, "")
+	row("write from a client of a remote observer, p99", "remote-writes", func(r *result) (float64, string) {
+		return r.wan.RemoteWrites.P99, fmt.Sprintf("%.1f ms (%d writes, %d errors)", r.wan.RemoteWrites.P99, r.wan.RemoteWrites.Count, r.wan.RemoteErrors)
+	}, true, "")
+	row("catch-up after the cut: heal → last write visible on both observers", "catchup", func(r *result) (float64, string) {
+		parts := make([]string, len(r.wan.CatchUpMs))
+		for i, m := range r.wan.CatchUpMs {
+			parts[i] = fmt.Sprintf("%.0f", m)
+		}
+		return r.wan.CatchUpMaxMs, fmt.Sprintf("%.0f ms (each: %s)", r.wan.CatchUpMaxMs, strings.Join(parts, ", "))
+	}, true, "≤ 1 s")
+	for _, phase := range []string{"before", "during"} {
+		row("primary write latency p50 / p99, "+phase+" the cut", "catchup", func(r *result) (float64, string) {
+			s := r.wan.PrimaryBeforeCut
+			if phase == "during" {
+				s = r.wan.PrimaryDuringCut
+			}
+			if s == nil {
+				return 0, "none"
+			}
+			return s.P99, fmt.Sprintf("%.2f / %.2f ms (%d writes)", s.P50, s.P99, s.Count)
+		}, true, map[string]string{"during": "unchanged by the cut"}[phase])
+	}
+	row("reads/s on the 2 remote observers (64 sessions, 100 B)", "reads", func(r *result) (float64, string) {
+		return r.reads.Total.OpsPerSec, fmt.Sprintf("%.0f/s (p99 %.1f ms)", r.reads.Total.OpsPerSec, r.reads.Total.Latency.P99)
+	}, false, "zoogate ≥ 2×")
+	p("\n## How it was measured\n\n")
+	p("- Staleness: one session on the leader writes a 100 B value to one znode at 200 writes/s; a session on each remote observer follows the znode with data watches (re-reading after each event). A version is visible when a watch event or a read first shows it there; staleness = that moment − the moment the writer had its acknowledgement (the same clock: one machine). WAN bytes: the proxy's payload byte counters (both directions, TCP or UDP payload; IP, TCP and UDP headers not counted) over the run, divided by the writes, so they include pings and keepalives.\n")
+	p("- zoogate's WAN bytes are QUIC packets with TLS 1.3 encryption; ZooKeeper's are plaintext TCP (its observers have no WAN encryption here).\n")
+	p("- Remote writes: one session per remote observer writes in a loop (setData, 100 B); each write is forwarded across the WAN to the leader.\n")
+	p("- Catch-up: the writer runs at 200 writes/s; after 10 s the proxy cuts the site (datagrams dropped, TCP bytes held) for the cut time, then heals; a session per remote observer polls it every 10 ms and the catch-up is the time from the heal until it shows the last write acknowledged before the heal. Measuring sessions reconnect every 20 ms while disconnected, so the time is the servers', not a client's back-off.\n")
+	p("- Reads: `zoogate bench --mode mixed --read-ratio 1 --sessions 64 --outstanding 4` against the two remote observers.\n\n")
+	p("## Run\n\n")
+	for _, m := range metas {
+		p("- %s: %s\n", m[0], m[1])
+	}
+}
+
+func load(status, arg string, reads bool) *result {
+	if status != "ok" {
+		return &result{na: arg}
+	}
+	b, err := os.ReadFile(arg)
+	if err != nil {
+		return &result{na: err.Error()}
+	}
+	r := &result{}
+	if reads {
+		r.reads = &bench.Report{}
+		err = json.Unmarshal(b, r.reads)
+	} else {
+		r.wan = &bench.WANReport{}
+		err = json.Unmarshal(b, r.wan)
+	}
+	if err != nil {
+		return &result{na: fmt.Sprintf("%s: %v", arg, err)}
+	}
+	return r
+}
