@@ -255,6 +255,10 @@ func (c *conn) handleAuth(it *item) {
 	it.reply = errorFrame(it.hdr.Xid, 0, proto.CodeOK)
 }
 
+// testHookAfterRead, when set by a test, runs after each read was
+// answered: where a reply sent after the tree lock would still be waiting.
+var testHookAfterRead func(*item)
+
 // processLoop answers queued requests in order.
 func (c *conn) processLoop() {
 	for it := range c.items {
@@ -278,11 +282,16 @@ func (c *conn) processLoop() {
 		case it.reply != nil:
 			reply = it.reply
 		default:
-			reply = c.s.handleRead(c, it)
+			c.s.answerRead(c, it, true) // queued under the tree lock
+			if testHookAfterRead != nil {
+				testHookAfterRead(it)
+			}
 		}
 		c.stats.record(it, time.Since(it.received))
 		c.s.stats.latency(time.Since(it.received))
-		c.send(reply)
+		if reply != nil {
+			c.send(reply)
+		}
 		if it.closeAfter {
 			c.out.closeAfterDrain()
 			return

@@ -34,8 +34,21 @@ type readResult struct {
 // handleRead answers a read request from the local tree. The processor
 // calls it only after every earlier write of the session was applied.
 func (s *Server) handleRead(c *conn, it *item) []byte {
+	return s.answerRead(c, it, false)
+}
+
+// answerRead builds a read's reply under the tree's read lock and, with
+// send, queues it to c before releasing the lock. A read that sets a
+// watch must reach the client before that watch's notification: writes
+// fire watches under the write lock, so a reply queued after the lock was
+// released could be overtaken by the event of the very next write, and a
+// client library that learns of its watch from the reply (go-zookeeper,
+// the Java client) drops an event for a watch it does not know yet and
+// then waits forever.
+func (s *Server) answerRead(c *conn, it *item, send bool) []byte {
 	d := jute.NewDecoder(it.body, s.cfg.MaxPacketSize)
 	s.mu.RLock()
+	defer s.mu.RUnlock()
 	zxid := s.tree.LastZxid()
 	r := s.read(c, it, d)
 	var frame []byte
@@ -44,7 +57,9 @@ func (s *Server) handleRead(c *conn, it *item) []byte {
 	} else {
 		frame = encodeFrame(proto.ReplyHeader{Xid: it.hdr.Xid, Zxid: zxid}, r.body)
 	}
-	s.mu.RUnlock()
+	if send {
+		c.send(frame)
+	}
 	return frame
 }
 

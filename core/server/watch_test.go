@@ -188,3 +188,48 @@ func TestSetWatchesRestore(t *testing.T) {
 		t.Fatal("unchanged watches were not re-armed")
 	}
 }
+
+// TestReadReplyPrecedesItsWatchEvent: the reply of a read that sets a
+// watch is queued before the event of a write applied right after the
+// read. Here the write is applied at the worst moment: after the read was
+// answered and before the connection's processor moves on (where a reply
+// sent outside the tree lock used to wait, so the event went first and
+// go-zookeeper, not knowing the watch yet, dropped it).
+func TestReadReplyPrecedesItsWatchEvent(t *testing.T) {
+	s := startServer(t, nil)
+	c, _ := connect(t, s)
+	if _, err := c.Create("/race", []byte("a"), 0, open); err != nil {
+		t.Fatal(err)
+	}
+	r := dialRaw(t, s)
+	r.handshake(0, nil, false)
+	fired := make(chan struct{})
+	testHookAfterRead = func(it *item) {
+		if it.hdr.Type != proto.OpGetData {
+			return
+		}
+		testHookAfterRead = nil
+		if _, err := c.Set("/race", []byte("b"), -1); err != nil {
+			t.Error(err)
+		}
+		close(fired)
+	}
+	t.Cleanup(func() { testHookAfterRead = nil })
+	xid := r.send(proto.OpGetData, pathWatch("/race", true))
+	<-fired
+	h, _, events := r.reply()
+	if h.Xid != xid || len(events) != 0 {
+		t.Fatalf("first came %d event(s) %+v, then reply xid %d (want the reply to xid %d first)", len(events), events, h.Xid, xid)
+	}
+	b, err := r.readFrame()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := jute.NewDecoder(b, 0)
+	if h := proto.DecodeReplyHeader(d); h.Xid != proto.XidNotification {
+		t.Fatalf("after the reply came xid %d, want the notification", h.Xid)
+	}
+	if ev := (proto.WatcherEvent{Type: d.Int("type"), State: d.Int("state"), Path: d.String("path")}); ev.Path != "/race" || ev.Type != int32(zk.EventNodeDataChanged) {
+		t.Fatalf("event %+v", ev)
+	}
+}
