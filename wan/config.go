@@ -68,8 +68,8 @@ type Config struct {
 	// the heal. Time spent waiting for this server's driver to take frames
 	// (a full inbox) does not count.
 	Heartbeat, StallTimeout time.Duration
-	// Compress deflates (RFC 1951) the frames this server sends on the two
-	// lanes, with a flush after each batch of frames; it is announced in
+	// Compress deflates (RFC 1951, klauspost/compress level 1) the frames
+	// this server sends on the two lanes, with a flush after each batch; it is announced in
 	// the hello, so each direction of each lane is compressed or not on
 	// its own. Blobs are sent as they are.
 	Compress bool

@@ -19,7 +19,10 @@
 // # What it must never import
 //
 // Only the standard library and github.com/quic-go/... (DESIGN.md §2,
-// enforced by internal/archtest): no zoogate package, not even go-hclog.
+// enforced by internal/archtest), plus one known exception:
+// github.com/klauspost/compress/flate for the lanes' deflate (the standard
+// library's costs the leader 2.5 times the CPU per flushed frame). No
+// zoogate package, not even go-hclog.
 // Logging goes through the Logger interface, whose methods are a subset of
 // hclog.Logger's, so the caller passes its hclog logger (named "wan", as
 // DESIGN.md §4 asks) without wan importing hclog.

@@ -2,13 +2,13 @@ package wan
 
 import (
 	"bufio"
-	"compress/flate"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"time"
 
+	"github.com/klauspost/compress/flate"
 	"github.com/quic-go/quic-go"
 )
 
