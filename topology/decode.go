@@ -262,6 +262,7 @@ var clusterFields = map[string]field[Cluster]{
 	"global_outstanding_limit": integer(func(c *Cluster) *int { return &c.GlobalOutstandingLimit }),
 	"session_secret_file":      str(func(c *Cluster) *string { return &c.SessionSecretFile }),
 	"tls_ca":                   str(func(c *Cluster) *string { return &c.TLSCA }),
+	"relay_upstream":           str(func(c *Cluster) *string { return &c.RelayUpstream }),
 }
 
 var siteFields = map[string]field[Site]{

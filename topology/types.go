@@ -63,11 +63,23 @@ type Cluster struct {
 	// the process. The file itself is checked when a server starts.
 	SessionSecretFile string
 
+	// RelayUpstream (relay_upstream) is what a relay follows across the
+	// WAN: RelayFollowsLeader (the default, "" reads as it) or
+	// RelayFollowsFollower (ZooKeeper's ObserverMaster: the voters take
+	// turns, so the leader does not carry the sites' streams).
+	RelayUpstream string
+
 	// TLSCA (tls_ca) is the deployment's CA certificate (PEM): every WAN
 	// link verifies the other end against it. Required when a node has a
 	// wan address. Relative like data_dir.
 	TLSCA string
 }
+
+// Values of relay_upstream.
+const (
+	RelayFollowsLeader   = "leader"
+	RelayFollowsFollower = "follower"
+)
 
 // Site is one [[site]] table: a datacenter or region.
 type Site struct {
@@ -207,6 +219,7 @@ func DefaultClusterConfig() Cluster {
 		SnapRetainCount:        3,
 		PurgeInterval:          time.Hour,
 		GlobalOutstandingLimit: 1000,
+		RelayUpstream:          RelayFollowsLeader,
 	}
 }
 

@@ -102,6 +102,11 @@ func (c *checker) cluster() {
 	c.atLeast("snap_retain_count", cl.SnapRetainCount, 3, "snapshots")
 	c.notNegative("purge_interval", cl.PurgeInterval, "never purge")
 	c.atLeast("global_outstanding_limit", cl.GlobalOutstandingLimit, 1, "requests")
+	switch cl.RelayUpstream {
+	case "", RelayFollowsLeader, RelayFollowsFollower:
+	default:
+		c.add(clusterKey("relay_upstream"), "%q, want %q or %q", cl.RelayUpstream, RelayFollowsLeader, RelayFollowsFollower)
+	}
 }
 
 func (c *checker) positive(name string, d time.Duration) {

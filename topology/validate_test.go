@@ -102,6 +102,8 @@ func TestValidationRules(t *testing.T) {
 			[]want{{"cluster.max_session_timeout", 3, "min_session_timeout (4s) is greater than max_session_timeout (3s)"}}},
 		{"zero limits", "[cluster]\ninit_limit = 0\nsync_limit = -1\n" + node1,
 			[]want{{"cluster.init_limit", 2, "must be at least 1"}, {"cluster.sync_limit", 3, "must be at least 1"}}},
+		{"unknown relay_upstream", "[cluster]\nrelay_upstream = \"observer\"\n" + node1,
+			[]want{{"cluster.relay_upstream", 2, `"observer", want "leader" or "follower"`}}},
 		{"negative max_client_cnxns", "[cluster]\nmax_client_cnxns = -1\n" + node1,
 			[]want{{"cluster.max_client_cnxns", 2, "must be at least 0"}}},
 		{"small max_packet_size", "[cluster]\nmax_packet_size = 1023\n" + node1,

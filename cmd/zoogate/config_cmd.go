@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/go-hclog"
@@ -104,12 +105,33 @@ func clusterConfig(f *topology.File, n *topology.Node) *server.ClusterConfig {
 		// reach them over the WAN.
 		cc.AcceptLearners = len(observers) > 0
 		cc.PeerLimits = wanLimits(f, relayIDs(f))
+		// relay_upstream = "follower": every voter serves relays from its
+		// own log, as ZooKeeper's ObserverMaster does.
+		cc.ServeLearners = len(relays) > 0 && f.Cluster.RelayUpstream == topology.RelayFollowsFollower
 	case n.Role == topology.RoleRelay:
 		// A relay follows the leader the election finds, across the WAN
 		// (bridge/), and serves its site's observers on its peer address.
 		cc.Observer, cc.ServeLearners, cc.AcceptLearners = true, true, true
 		cc.Peers[n.ID] = n.Peer
 		cc.PeerLimits = wanLimits(f, cc.Voters)
+		if f.Cluster.RelayUpstream == topology.RelayFollowsFollower {
+			// The voters take turns: the k-th relay of the file starts at
+			// the (k+1)-th voter (wrapping), moves along the list when its
+			// voter does not serve it, and after the last one follows the
+			// leader the election finds. Which voter leads is not known
+			// here; when it is the one a relay starts at, the leader
+			// serves that relay.
+			k := slices.IndexFunc(relays, func(r *topology.Node) bool { return r.ID == n.ID })
+			for i := range voters {
+				id := voters[(k+1+i)%len(voters)].ID
+				if i == 0 {
+					cc.Upstream = id
+				} else {
+					cc.Fallbacks = append(cc.Fallbacks, id)
+				}
+			}
+			cc.FallbackToPrimary = true
+		}
 	case primary != nil && n.Site == primary.Name: // an observer of the primary site
 		cc.Observer = true
 		for _, v := range voters {

@@ -34,7 +34,9 @@ type wanSite struct {
 	start func(id int)
 }
 
-func newWANSite(t *testing.T) *wanSite {
+// newWANSite starts three voters, a relay (4) and an observer (5) of site
+// "eu"; clusterExtra is added to the [cluster] table.
+func newWANSite(t *testing.T, clusterExtra ...string) *wanSite {
 	bin := buildBinary(t)
 	dir := t.TempDir()
 	pc := &procCluster{t: t, bin: bin, dir: dir, client: map[int]string{}, procs: map[int]*exec.Cmd{}}
@@ -42,6 +44,9 @@ func newWANSite(t *testing.T) *wanSite {
 	tls := filepath.Join(dir, "tls")
 	fmt.Fprintf(&b, "[cluster]\nname = \"wan-test\"\ntick = \"500ms\"\ninit_limit = 10\nsync_limit = 4\nmax_client_cnxns = 0\nfour_letter_words = [\"*\"]\ntls_ca = %q\n",
 		filepath.Join(tls, "ca.crt"))
+	for _, l := range clusterExtra {
+		b.WriteString(l + "\n")
+	}
 	b.WriteString("\n[[site]]\nname = \"primary\"\nprimary = true\n\n[[site]]\nname = \"eu\"\n")
 	for id := 1; id <= 5; id++ {
 		pc.client[id] = freePort(t)
@@ -201,6 +206,78 @@ func TestWANSiteProcesses(t *testing.T) {
 	})
 	start(4)
 	pc.converged()
+}
+
+// TestWANRelayFollowsFollower: with relay_upstream = "follower" the relay
+// follows a voter that is not the leader (the leader serves no observer
+// stream), the remote site still sees every write, and when that voter
+// dies the relay moves to another voter and the site keeps up.
+func TestWANRelayFollowsFollower(t *testing.T) {
+	ws := newWANSite(t, `relay_upstream = "follower"`)
+	pc, mode, mntr := ws.procCluster, ws.mode, ws.mntr
+	defer func() {
+		if t.Failed() {
+			pc.dumpLogs()
+		}
+	}()
+	lead := 0
+	waitUntil(t, "a leader, the relay and the observer serving", 30*time.Second, func() bool {
+		lead = 0
+		for id := 1; id <= 3; id++ {
+			if mode(id) == "leader" {
+				lead = id
+			}
+		}
+		return lead != 0 && mode(4) == "relay" && mode(5) == "observer"
+	})
+	// The only relay starts at the second voter.
+	if got := mntr(4, "zk_upstream"); got != "2" {
+		t.Fatalf("the relay follows %q, want voter 2", got)
+	}
+	if lead != 2 {
+		if got := mntr(lead, "zk_synced_observers"); got != "0" {
+			t.Errorf("the leader serves %q observer streams, want 0 (the relay follows voter 2)", got)
+		}
+		if got := mntr(2, "zk_synced_observers"); got != "1" {
+			t.Errorf("voter 2 serves %q observer streams, want 1 (the relay)", got)
+		}
+	}
+	c, _, err := zk.Connect([]string{pc.client[lead]}, 10*time.Second, zk.WithLogInfo(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	obs, _, err := zk.Connect([]string{pc.client[5]}, 10*time.Second, zk.WithLogInfo(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer obs.Close()
+	if _, err := c.Create("/via-follower", []byte("1"), 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the remote observer to see a write made at the leader", 10*time.Second, func() bool {
+		_, st, err := obs.Exists("/via-follower")
+		return err == nil && st != nil
+	})
+	if _, err := obs.Create("/from-eu", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatalf("a write through the remote observer: %v", err)
+	}
+	if lead == 2 {
+		return // the leader is the relay's voter: killing it is a leader change, tested elsewhere
+	}
+	pc.kill(2)
+	for i := 0; i < 10; i++ {
+		if _, err := c.Create(fmt.Sprintf("/after-%d", i), nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+			t.Fatalf("a write with voter 2 down: %v", err)
+		}
+	}
+	waitUntil(t, "the relay to follow another voter and the site to see the writes", 30*time.Second, func() bool {
+		if up := mntr(4, "zk_upstream"); up != "1" && up != "3" {
+			return false
+		}
+		_, st, err := obs.Exists("/after-9")
+		return err == nil && st != nil
+	})
 }
 
 // TestWANSiteKill9UnderLoad writes through a remote observer and through

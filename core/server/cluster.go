@@ -62,7 +62,9 @@ type ClusterConfig struct {
 	FallbackToPrimary bool
 	// ServeLearners makes an observer a relay: observers may follow it
 	// (Upstream) and sync from its own log and snapshots; it passes their
-	// writes, sync() calls and session touches upstream.
+	// writes, sync() calls and session touches upstream. On a voter it
+	// does the same while the voter follows (relays follow followers:
+	// relay_upstream = "follower"); a leader serves learners anyway.
 	ServeLearners bool
 	// AcceptLearners lets this server accept observers that are not in
 	// Peers (a voter of a deployment with observers, a relay).

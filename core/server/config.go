@@ -211,9 +211,6 @@ func (c *Config) Validate() error {
 		if cc.Upstream != 0 && !cc.Observer {
 			add("Cluster.Upstream", "only an observer follows an upstream; voters follow the elected leader")
 		}
-		if cc.ServeLearners && !cc.Observer {
-			add("Cluster.ServeLearners", "only an observer relays; a leader serves its learners anyway")
-		}
 		if (len(cc.Fallbacks) > 0 || cc.FallbackToPrimary) && cc.Upstream == 0 {
 			add("Cluster.Fallbacks", "need an Upstream to fall back from")
 		}

@@ -283,6 +283,11 @@ func (s *Server) writeMntr(b *strings.Builder) {
 				kv("synced_non_voting_followers", 0)
 				kv("synced_observers", st.SyncedObservers)
 				s.writeSiteLag(kv, d)
+			} else if s.cfg.Cluster.ServeLearners {
+				// A relay, or a follower that serves relays
+				// (relay_upstream = "follower"): the observers it serves.
+				kv("learners", st.Learners)
+				kv("synced_observers", st.SyncedObservers)
 			}
 			if st.Upstream != 0 {
 				// A learner: whom it follows, when it last heard from it,

@@ -22,6 +22,10 @@ type Options struct {
 	// election (Config.Upstream): a relay, usually. A server restarts with
 	// this upstream whatever SetUpstream chose since.
 	Upstreams     map[uint64]uint64
+	// VotersServe gives the voters Config.ServeLearners: a relay whose
+	// Upstreams entry is a voter is then served by that voter while it
+	// follows (ZooKeeper's ObserverMaster), or by the leader.
+	VotersServe bool
 	InitLimit     int
 	SyncLimit     int
 	ElectionTicks int
@@ -121,6 +125,8 @@ type Cluster struct {
 	relayDelivered map[zab.MessageType]int
 	// moves counts SetUpstream calls that changed an upstream.
 	moves int
+	// followerInforms counts INFORMs a following voter sent (VotersServe).
+	followerInforms int
 	// OnReady, when set, sees every Ready before it is executed.
 	OnReady func(id uint64, rd zab.Ready)
 	// Hold leaves the receiver's Ready pending after a delivery, and the
@@ -263,7 +269,7 @@ func (c *Cluster) start(id uint64) error {
 	cfg.InitLimit, cfg.SyncLimit = c.opts.InitLimit, c.opts.SyncLimit
 	cfg.ElectionTicks, cfg.FinalizeTicks = c.opts.ElectionTicks, c.opts.FinalizeTicks
 	cfg.MaxCounter = c.opts.MaxCounter
-	cfg.Upstream, cfg.ServeLearners = s.Upstream, s.Relay
+	cfg.Upstream, cfg.ServeLearners = s.Upstream, s.Relay || (c.chk.voter[id] && c.opts.VotersServe)
 	cfg.Rand = rand.New(rand.NewSource(c.rng.Int63()))
 	cfg.Logger = c.opts.Logger.With("sim", "node")
 	cfg.Log = d
@@ -534,6 +540,9 @@ func (c *Cluster) deliver(l link) {
 		c.delivered[e.m.Type]++
 		if c.servers[e.m.From].Relay {
 			c.relayDelivered[e.m.Type]++
+		}
+		if from := c.servers[e.m.From]; e.m.Type == zab.MsgInform && c.chk.voter[e.m.From] && from.Up() && from.Node.Status().Role == zab.Following {
+			c.followerInforms++
 		}
 		if c.OnDeliver != nil {
 			c.OnDeliver(e.m)

@@ -59,6 +59,9 @@ type Report struct {
 	// Relay* counts are messages relays delivered to their observers.
 	Relays, Behind, Chains, Moves, RelayCrashes       int
 	RelayInforms, RelayDiffs, RelayTruncs, RelaySnaps int
+	// VoterUpstreams: relays configured to follow a voter; FollowerInforms:
+	// INFORMs following voters sent them.
+	VoterUpstreams, FollowerInforms int
 }
 
 func (r Report) String() string {
@@ -75,6 +78,8 @@ func (r *Report) Add(o Report) {
 	r.Behind += o.Behind
 	r.Chains += o.Chains
 	r.Moves += o.Moves
+	r.VoterUpstreams += o.VoterUpstreams
+	r.FollowerInforms += o.FollowerInforms
 	r.RelayCrashes += o.RelayCrashes
 	r.RelayInforms += o.RelayInforms
 	r.RelayDiffs += o.RelayDiffs
@@ -165,6 +170,17 @@ func Run(seed int64, rc RunConfig) (*Cluster, Report, error) {
 		}
 		opts.Relays = relays
 		opts.Observers = append(opts.Observers, behind...)
+		// A third of these have the voters serve: a relay without an
+		// upstream follows a voter (relay_upstream = "follower").
+		if rr.Intn(3) == 0 {
+			opts.VotersServe = true
+			for _, r := range relays {
+				if opts.Upstreams[r] == 0 {
+					opts.Upstreams[r] = uint64(1 + rr.Intn(nv))
+					rep.VoterUpstreams++
+				}
+			}
+		}
 	}
 	total := nv + no + len(relays) + len(behind)
 	// The drivers' Ready orders: a third of the seeds run every server
@@ -402,6 +418,7 @@ func Run(seed int64, rc RunConfig) (*Cluster, Report, error) {
 		rep.Moves = c.moves
 		rep.RelayInforms, rep.RelayDiffs = c.relayDelivered[zab.MsgInform], c.relayDelivered[zab.MsgDiff]
 		rep.RelayTruncs, rep.RelaySnaps = c.relayDelivered[zab.MsgTrunc], c.relayDelivered[zab.MsgSnap]
+		rep.FollowerInforms = c.followerInforms
 		return c, rep, err
 	}
 

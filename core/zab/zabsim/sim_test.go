@@ -95,6 +95,7 @@ func TestSim(t *testing.T) {
 	t.Logf("relays: %d relays with %d observers behind them, %d chains of two relays, %d upstream moves, %d crashes aimed at relays; relays sent %d INFORMs, DIFF/TRUNC/SNAP %d/%d/%d",
 		totals.Relays, totals.Behind, totals.Chains, totals.Moves, totals.RelayCrashes, totals.RelayInforms,
 		totals.RelayDiffs, totals.RelayTruncs, totals.RelaySnaps)
+	t.Logf("voters serving relays: %d relays followed a voter, following voters sent %d INFORMs", totals.VoterUpstreams, totals.FollowerInforms)
 	if len(failed) > 0 {
 		t.Fatalf("%d failing seeds:\n%s", len(failed), strings.Join(failed, "\n"))
 	}
@@ -111,6 +112,10 @@ func TestSim(t *testing.T) {
 		totals.Moves == 0 || totals.RelayCrashes == 0) {
 		t.Errorf("%d seeds did not exercise relays: %d INFORMs, %d DIFFs, %d SNAPs from relays, %d moves, %d relay crashes",
 			n, totals.RelayInforms, totals.RelayDiffs, totals.RelaySnaps, totals.Moves, totals.RelayCrashes)
+	}
+	if n >= 500 && (totals.VoterUpstreams == 0 || totals.FollowerInforms == 0) {
+		t.Errorf("%d seeds did not exercise voters serving relays: %d relays followed a voter, %d INFORMs from following voters",
+			n, totals.VoterUpstreams, totals.FollowerInforms)
 	}
 }
 
