@@ -4,7 +4,7 @@ GO        ?= go
 BIN       := bin/zoogate
 FUZZTIME  ?= 10s
 
-.PHONY: all build run run-cluster run-wan test test-unit test-race test-fuzz test-clients test-long bench bench-quick clean
+.PHONY: all build run run-cluster run-wan test test-unit test-race test-fuzz test-clients test-long bench bench-quick bench-wan clean
 
 all: build
 
@@ -24,13 +24,15 @@ run-cluster: build
 
 # Two sites on this machine from configs/wan-demo.toml: three voters (clients
 # on 127.0.0.1:2181-2183), and in site "eu" a relay (2184) behind an emulated
-# 40 ms one-way WAN and an observer (2185). Certificates and the session
-# secret go to ./data/tls on the first run. Ctrl-C stops all five.
+# 40 ms one-way WAN and an observer (2185). The emulator delays what a node
+# sends, so the voters (whose WAN packets all go to other sites) and the
+# relay each get it: 40 ms each way. Certificates and the session secret go
+# to ./data/tls on the first run. Ctrl-C stops all five.
 run-wan: build
 	@test -f data/tls/ca.crt || $(BIN) tls init --config configs/wan-demo.toml --out data/tls
 	@trap 'trap - INT TERM EXIT; kill $$(jobs -p) 2>/dev/null; wait' INT TERM EXIT; \
-	for id in 1 2 3 5; do $(BIN) serve --config configs/wan-demo.toml --id $$id & done; \
-	$(BIN) serve --config configs/wan-demo.toml --id 4 --wan-emulate "delay=40ms,jitter=2ms" & \
+	for id in 1 2 3 4; do $(BIN) serve --config configs/wan-demo.toml --id $$id --wan-emulate "delay=40ms,jitter=2ms" & done; \
+	$(BIN) serve --config configs/wan-demo.toml --id 5 & \
 	wait
 
 # The whole test suite: unit and integration tests, the concurrent packages
@@ -61,11 +63,18 @@ test-clients: build
 test-long:
 	ZOOGATE_LONG=1 $(GO) test -count=1 -timeout 60m ./...
 
+# Both reports: docs/benchmarks.md (one site) and docs/benchmarks-wan.md
+# (a remote site behind a 40 ms WAN), each beside Apache ZooKeeper.
 bench: build
 	./scripts/bench.sh
+	./scripts/bench-wan.sh
 
 bench-quick: build
 	./scripts/bench.sh --quick
+	./scripts/bench-wan.sh --quick
+
+bench-wan: build
+	./scripts/bench-wan.sh
 
 clean:
 	rm -rf bin

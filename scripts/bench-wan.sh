@@ -276,6 +276,107 @@ measure() {
   done
 }
 
+# ---- leader CPU per remote site: relays follow the leader, or followers ----
+# zoogate_sites_setup SYSDIR NSITES MODE: 3 voters and NSITES remote sites
+# with one relay each (no observers), relay_upstream = MODE.
+zoogate_sites_setup() {
+  local sys=$1 nsites=$2 mode=$3 id dir cport cfg="$1/zoogate.toml" proxyargs=() wanp pwan k
+  {
+    echo '[cluster]'; echo 'name = "benchcpu"'; echo "tick = \"${TICK_MS}ms\""
+    echo 'init_limit = 10'; echo 'sync_limit = 5'; echo 'max_client_cnxns = 0'
+    echo 'four_letter_words = ["*"]'; echo "tls_ca = \"$sys/tls/ca.crt\""; echo "relay_upstream = \"$mode\""
+    echo; echo '[[site]]'; echo 'name = "primary"'; echo 'primary = true'
+    for k in $(seq 1 "$nsites"); do echo; echo '[[site]]'; echo "name = \"r$k\""; done
+  } > "$cfg"
+  for id in $(seq 1 $((3 + nsites))); do
+    dir="$sys/nodes/$id"; mkdir -p "$dir/data"
+    cport=$(free_port)
+    echo "127.0.0.1:$cport" > "$dir/client"
+    {
+      echo; echo '[[node]]'; echo "id = $id"
+      echo "client = \"127.0.0.1:$cport\""
+      echo "data_dir = \"$dir/data\""; echo 'log_level = "warn"'
+      echo "tls_cert = \"$sys/tls/node-$id.crt\""; echo "tls_key = \"$sys/tls/node-$id.key\""
+      if [ "$id" -le 3 ]; then
+        wanp=$(free_port); pwan=$(free_port)
+        proxyargs+=(--udp "127.0.0.1:$pwan=127.0.0.1:$wanp")
+        echo 'site = "primary"'; echo 'role = "voter"'
+        echo "peer = \"127.0.0.1:$(free_port)\""; echo "election = \"127.0.0.1:$(free_port)\""
+        echo "wan = \"127.0.0.1:$wanp\""; echo "wan_advertise = \"127.0.0.1:$pwan\""
+        echo primary > "$dir/site"
+      else
+        echo "site = \"r$((id - 3))\""; echo 'role = "relay"'
+        echo "peer = \"127.0.0.1:$(free_port)\""; echo "wan = \"127.0.0.1:$(free_port)\""
+        echo relay > "$dir/site"
+      fi
+    } >> "$cfg"
+    write_start "$dir" "$BIN" serve --config "$cfg" --id "$id"
+  done
+  "$BIN" tls init --config "$cfg" --out "$sys/tls" > "$sys/tls-init.log" 2>&1
+  PROXY_ARGS=("${proxyargs[@]}")
+}
+
+mntr_of() { four_letter "$1" mntr | awk -v k="$2" '$1 == k {print $2}'; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# leader_cpu MODE: deploys 4 sites with relay_upstream = MODE, then for 4,
+# 2, 1 and 0 relays running measures the leader's CPU time over CPU_WRITES
+# writes at CPU_RATE/s (one writer on the leader, a watcher on each relay).
+CPU_WRITES=$([ "$QUICK" = 1 ] && echo 800 || echo 4000); CPU_RATE=400
+leader_cpu() {
+  local mode=$1 k id pid lid leader relays keep ups served t0 t1 f remote
+  SYSDIR="$WORK/cpu-$mode"; SYSDIRS+=("$SYSDIR"); mkdir -p "$SYSDIR"
+  zoogate_sites_setup "$SYSDIR" 4 "$mode"
+  proxy_start "$SYSDIR" "${PROXY_ARGS[@]}"
+  start_all "$SYSDIR"
+  if ! "${BENCH[@]}" wait --servers "$(servers_of "$SYSDIR")" --write --timeout 120s > /dev/null 2> "$SYSDIR/wait.err"; then
+    record cpu "$mode" na "did not serve: $(tail -n 2 "$SYSDIR/wait.err" | oneline)"; return
+  fi
+  leader=$(leader_addr "$SYSDIR") || { record cpu "$mode" na "no leader"; return; }
+  for id in 1 2 3; do [ "$(cat "$SYSDIR/nodes/$id/client")" = "$leader" ] && lid=$id; done
+  pid=$(node_pid "$SYSDIR" "$lid")
+  relays=$(ids_of "$SYSDIR" relay)
+  # Unmeasured warm-up.
+  "${BENCH[@]}" wan --mode staleness --primary "$leader" --remote "$(addrs "$SYSDIR" $relays)" \
+    --proxy "$(cat "$SYSDIR/proxy/control")" --writes 400 --rate "$CPU_RATE" > /dev/null 2>&1 || true
+  for k in 4 2 1 0; do
+    keep=$(echo "$relays" | head -n "$k")
+    for id in $relays; do
+      echo "$keep" | grep -qx "$id" && continue
+      node_pid "$SYSDIR" "$id" > /dev/null && kill -9 "$(node_pid "$SYSDIR" "$id")"
+    done
+    # Every remaining relay serving again, and what each follows.
+    ups=""
+    for id in $keep; do
+      for _ in $(seq 1 100); do [ "$(server_mode "$(cat "$SYSDIR/nodes/$id/client")")" = relay ] && break; sleep 0.2; done
+      ups+="${ups:+ }$id→$(mntr_of "$(cat "$SYSDIR/nodes/$id/client")" zk_upstream)"
+    done
+    # The leader's count of site streams settles once the killed relays'
+    # streams broke (StallTimeout).
+    local want=0 u
+    for u in $ups; do [ "${u#*→}" = "$lid" ] && want=$((want + 1)); done
+    for _ in $(seq 1 100); do
+      served=$(mntr_of "$leader" zk_synced_observers)
+      [ "$served" = "$want" ] && break
+      sleep 0.2
+    done
+    remote=$(addrs "$SYSDIR" $keep)
+    [ "$k" = 0 ] && remote=$(addrs "$SYSDIR" $(ids_of "$SYSDIR" primary | grep -vx "$lid" | head -n 1))
+    say "zoogate relay_upstream=$mode: leader CPU with $k relays (leader serves $served; $ups)"
+    f="$SYSDIR/cpu-$k.json"
+    t0=$(cpu_ticks "$pid")
+    if "${BENCH[@]}" wan --mode staleness --primary "$leader" --remote "$remote" --proxy "$(cat "$SYSDIR/proxy/control")" \
+        --writes "$CPU_WRITES" --rate "$CPU_RATE" --json > "$f" 2> "$f.err"; then
+      t1=$(cpu_ticks "$pid")
+      record cpu "$mode" ok "$k" "$served" "$((t1 - t0))" "$(getconf CLK_TCK)" "$f" "$ups"
+    else
+      record cpu "$mode" na "$k relays: $(tail -n 2 "$f.err" | oneline)"
+    fi
+  done
+  stop_all "$SYSDIR"
+  kill "$(cat "$SYSDIR/proxy/pid")" 2>/dev/null || true
+}
+
 START=$(date +%s)
 for sys in zookeeper zoogate; do
   say "$sys: starting 3 voters and the remote site"
@@ -287,6 +388,9 @@ for sys in zookeeper zoogate; do
   stop_all "$SYSDIR"
   [ -f "$SYSDIR/proxy/pid" ] && kill "$(cat "$SYSDIR/proxy/pid")" 2>/dev/null || true
 done
+if [ -z "${SKIP_CPU:-}" ]; then
+  for mode in leader follower; do leader_cpu "$mode"; done
+fi
 meta "load average at end" "$(cut -d' ' -f1-3 /proc/loadavg)"
 meta "run time" "$(( $(date +%s) - START )) s"
 [ "$QUICK" = 1 ] && meta caveat "A --quick run ($WRITES writes per staleness run, a $CUT cut): a smoke test of the harness, not figures to quote."

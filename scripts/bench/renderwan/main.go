@@ -31,6 +31,7 @@ func main() {
 	}
 	defer f.Close()
 	var metas [][2]string
+	var cpus []cpuRow
 	res := map[string]*result{} // "kind/system[/k]"
 	sysNA := map[string]string{}
 	sc := bufio.NewScanner(f)
@@ -44,6 +45,8 @@ func main() {
 			sysNA[r[1]] = r[2]
 		case "staleness":
 			res["staleness/"+r[2]+"/"+r[1]] = load(r[3], r[4], false)
+		case "cpu":
+			cpus = append(cpus, parseCPU(r))
 		case "reads", "remote-writes", "catchup":
 			res[r[0]+"/"+r[1]] = load(r[2], r[3], r[0] == "reads")
 		}
@@ -148,6 +151,28 @@ func main() {
 	row("reads/s on the 2 remote observers (64 sessions, 100 B)", "reads", func(r *result) (float64, string) {
 		return r.reads.Total.OpsPerSec, fmt.Sprintf("%.0f/s (p99 %.1f ms)", r.reads.Total.OpsPerSec, r.reads.Total.Latency.P99)
 	}, false, "zoogate ≥ 2×")
+	if len(cpus) > 0 {
+		p("\n## The leader's CPU per remote site: relays following the leader, or a follower\n\n")
+		p("zoogate only: 3 voters and up to 4 remote sites of one relay each, all behind the same proxy; one session on the leader writes %s; the leader's CPU time (utime + stime from /proc) over the run, per 1000 writes. `relay_upstream = \"leader\"`: every relay follows the leader. `\"follower\"`: relays take turns over the voters (the k-th relay starts at voter k+1), so one of them may land on the leader; the column *leader serves* says how many site streams the leader sent itself.\n\n", cpuLoad)
+		p("| relay_upstream | relays | leader serves | leader CPU per 1000 writes | extra per site (vs 0 relays) | what each relay follows |\n|---|---|---|---|---|---|\n")
+		base := map[string]float64{}
+		for _, c := range cpus {
+			if c.na == "" && c.relays == 0 {
+				base[c.mode] = c.msPer1000
+			}
+		}
+		for _, c := range cpus {
+			if c.na != "" {
+				p("| %s | | | failed: %s | | |\n", c.mode, c.na)
+				continue
+			}
+			extra := ""
+			if b, ok := base[c.mode]; ok && c.relays > 0 {
+				extra = fmt.Sprintf("%+.1f ms", (c.msPer1000-b)/float64(c.relays))
+			}
+			p("| %s | %d | %s | %.1f ms | %s | %s |\n", c.mode, c.relays, c.served, c.msPer1000, extra, c.ups)
+		}
+	}
 	p("\n## How it was measured\n\n")
 	p("- Staleness: one session on the leader writes a 100 B value to one znode at 200 writes/s; a session on each remote observer follows the znode with data watches (re-reading after each event). A version is visible when a watch event or a read first shows it there; staleness = that moment − the moment the writer had its acknowledgement (the same clock: one machine). WAN bytes: the proxy's payload byte counters (both directions, TCP or UDP payload; IP, TCP and UDP headers not counted) over the run, divided by the writes, so they include pings and keepalives.\n")
 	p("- zoogate's WAN bytes are QUIC packets with TLS 1.3 encryption; ZooKeeper's are plaintext TCP (its observers have no WAN encryption here).\n")
@@ -180,4 +205,37 @@ func load(status, arg string, reads bool) *result {
 		return &result{na: fmt.Sprintf("%s: %v", arg, err)}
 	}
 	return r
+}
+
+// cpuLoad describes the load of the CPU rows; set from the first row.
+var cpuLoad = "at 400 writes/s"
+
+type cpuRow struct {
+	mode, served, ups, na string
+	relays                int
+	msPer1000             float64
+}
+
+// parseCPU reads "cpu MODE ok K SERVED TICKS CLK_TCK FILE UPS" or
+// "cpu MODE na REASON".
+func parseCPU(r []string) cpuRow {
+	c := cpuRow{mode: r[1]}
+	if len(r) < 9 || r[2] != "ok" {
+		c.na = strings.Join(r[3:], " ")
+		return c
+	}
+	var ticks, clk float64
+	fmt.Sscan(r[3], &c.relays)
+	c.served = r[4]
+	fmt.Sscan(r[5], &ticks)
+	fmt.Sscan(r[6], &clk)
+	c.ups = r[8]
+	res := load("ok", r[7], false)
+	if res.na != "" || res.wan.Writes == 0 || clk == 0 {
+		c.na = "no writes recorded: " + res.na
+		return c
+	}
+	cpuLoad = fmt.Sprintf("%d writes of 100 random bytes at %.0f/s", res.wan.Writes, res.wan.Rate)
+	c.msPer1000 = ticks / clk * 1000 / float64(res.wan.Writes) * 1000
+	return c
 }
