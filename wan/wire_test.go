@@ -7,6 +7,8 @@ import (
 	"io"
 	"strings"
 	"testing"
+
+	"github.com/klauspost/compress/flate"
 )
 
 func TestFrameRoundTrip(t *testing.T) {
@@ -107,6 +109,7 @@ func FuzzFrameReader(f *testing.F) {
 	f.Add(appendDataFrame(nil, []byte("heartbeat")))
 	f.Add(appendBlobFrame(appendDataFrame(nil, nil), 1, 100, []byte("hdr")))
 	f.Add([]byte{0, 0, 0, 0})
+	f.Add(append(append([]byte(nil), heartbeatFrame...), appendDataFrame(nil, []byte("x"))...))
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, kindData})
 	f.Add([]byte{0, 0, 0, 17, kindBlob, 0, 0, 0, 0, 0, 0, 0, 1, 0x40, 0, 0, 0, 0, 0, 0, 1})
 	f.Fuzz(func(t *testing.T, in []byte) {
@@ -125,9 +128,12 @@ func FuzzFrameReader(f *testing.F) {
 				t.Fatalf("payload of %d bytes above max %d", len(fr0.Payload), max)
 			}
 			var re []byte
-			if fr0.Kind == kindBlob {
+			switch fr0.Kind {
+			case kindBlob:
 				re = appendBlobFrame(nil, fr0.BlobID, fr0.Size, fr0.Payload)
-			} else {
+			case kindHeartbeat:
+				re = heartbeatFrame
+			default:
 				re = appendDataFrame(nil, fr0.Payload)
 			}
 			if !bytes.Equal(re, in[start:fr.off]) {
@@ -150,6 +156,37 @@ func FuzzReadHello(f *testing.F) {
 		}
 		if n := len(in) - r.Len(); !bytes.Equal(appendHello(nil, h), in[:n]) {
 			t.Fatalf("hello %+v re-encodes differently", h)
+		}
+	})
+}
+
+// FuzzCompressedLane: a lane whose sender announced compression is read
+// through the inflater; whatever the bytes, the reader returns frames or
+// an error of the kinds a plain lane gives, never a frame above its max.
+func FuzzCompressedLane(f *testing.F) {
+	var b bytes.Buffer
+	fw, _ := flate.NewWriter(&b, 1)
+	fw.Write(appendDataFrame(nil, []byte("a frame")))
+	fw.Flush()
+	fw.Write(heartbeatFrame)
+	fw.Close()
+	f.Add(b.Bytes())
+	f.Add([]byte{0xff, 0x00})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		const max = 256
+		r := bufio.NewReader(inflater{flate.NewReader(bufio.NewReader(bytes.NewReader(in)))})
+		fr := &frameReader{r: r, max: max}
+		for {
+			f, err := fr.next()
+			if err != nil {
+				if err != io.EOF && !errors.Is(err, ErrBadFrame) && !errors.Is(err, ErrFrameTooLarge) {
+					t.Fatalf("unexpected error kind: %T %v", err, err)
+				}
+				return
+			}
+			if len(f.Payload) > max {
+				t.Fatalf("payload of %d bytes above max %d", len(f.Payload), max)
+			}
 		}
 	})
 }

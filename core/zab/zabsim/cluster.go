@@ -21,11 +21,11 @@ type Options struct {
 	// Upstreams gives a non-voter the server it follows without an
 	// election (Config.Upstream): a relay, usually. A server restarts with
 	// this upstream whatever SetUpstream chose since.
-	Upstreams     map[uint64]uint64
+	Upstreams map[uint64]uint64
 	// VotersServe gives the voters Config.ServeLearners: a relay whose
 	// Upstreams entry is a voter is then served by that voter while it
 	// follows (ZooKeeper's ObserverMaster), or by the leader.
-	VotersServe bool
+	VotersServe   bool
 	InitLimit     int
 	SyncLimit     int
 	ElectionTicks int
