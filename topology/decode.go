@@ -263,6 +263,7 @@ var clusterFields = map[string]field[Cluster]{
 	"session_secret_file":      str(func(c *Cluster) *string { return &c.SessionSecretFile }),
 	"tls_ca":                   str(func(c *Cluster) *string { return &c.TLSCA }),
 	"relay_upstream":           str(func(c *Cluster) *string { return &c.RelayUpstream }),
+	"read_only":                boolean(func(c *Cluster) *bool { return &c.ReadOnly }),
 }
 
 var siteFields = map[string]field[Site]{

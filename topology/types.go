@@ -63,6 +63,11 @@ type Cluster struct {
 	// the process. The file itself is checked when a server starts.
 	SessionSecretFile string
 
+	// ReadOnly (read_only) lets a server that has no quorum or no upstream
+	// keep serving clients that asked for read-only mode (ZooKeeper's
+	// readonlymode.enabled, which is off by default there; on here).
+	ReadOnly bool
+
 	// RelayUpstream (relay_upstream) is what a relay follows across the
 	// WAN: RelayFollowsLeader (the default, "" reads as it) or
 	// RelayFollowsFollower (ZooKeeper's ObserverMaster: the voters take
@@ -220,6 +225,7 @@ func DefaultClusterConfig() Cluster {
 		PurgeInterval:          time.Hour,
 		GlobalOutstandingLimit: 1000,
 		RelayUpstream:          RelayFollowsLeader,
+		ReadOnly:               true,
 	}
 }
 

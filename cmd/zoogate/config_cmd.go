@@ -76,7 +76,8 @@ func clusterConfig(f *topology.File, n *topology.Node) *server.ClusterConfig {
 	if len(voters) <= 1 && len(observers) == 0 && len(relays) == 0 {
 		return nil
 	}
-	cc := &server.ClusterConfig{Name: f.Cluster.Name, InitLimit: f.Cluster.InitLimit, SyncLimit: f.Cluster.SyncLimit, Peers: map[uint64]string{}}
+	cc := &server.ClusterConfig{Name: f.Cluster.Name, InitLimit: f.Cluster.InitLimit, SyncLimit: f.Cluster.SyncLimit, Peers: map[uint64]string{},
+		ReadOnly: f.Cluster.ReadOnly}
 	for _, v := range voters {
 		cc.Voters = append(cc.Voters, v.ID)
 	}

@@ -66,6 +66,9 @@ type ClusterConfig struct {
 	// does the same while the voter follows (relays follow followers:
 	// relay_upstream = "follower"); a leader serves learners anyway.
 	ServeLearners bool
+	// ReadOnly lets the server take read-only clients while it does not
+	// serve (no quorum, no upstream): topology's [cluster] read_only.
+	ReadOnly bool
 	// AcceptLearners lets this server accept observers that are not in
 	// Peers (a voter of a deployment with observers, a relay).
 	AcceptLearners bool

@@ -124,6 +124,9 @@ func (n *clusterNotifier) RoleChanged(prevRole zab.ServerState, st zab.SoftState
 	if wasServing && !st.Serving {
 		s.closeAllClients()
 	}
+	if s.ro.markServing(st.Serving, time.Now()) {
+		s.leaveReadOnly()
+	}
 	if st.Role == zab.Leading && prevRole != zab.Leading {
 		d.owners = nil // learned again from claims and writes (owners.go)
 	}

@@ -38,6 +38,9 @@ type conn struct {
 	timeout time.Duration
 	auth    atomic.Pointer[[]proto.ID] // copy-on-write identities
 	stats   connStats
+	// readOnly: the client connected in read-only mode (readonly.go); set
+	// by the handshake, before any request is read.
+	readOnly atomic.Bool
 }
 
 // item is one request in the connection's FIFO.
@@ -201,6 +204,7 @@ func (c *conn) readLoop(br *bufio.Reader) {
 func (c *conn) dispatch(it *item) bool {
 	lastZxid := c.s.LastZxid()
 	switch op := it.hdr.Type; {
+	case c.readOnly.Load() && c.dispatchReadOnly(it):
 	case op == proto.OpPing:
 		c.send(encodeFrame(proto.ReplyHeader{Xid: proto.XidPing, Zxid: lastZxid}, nil))
 		return true
@@ -307,10 +311,14 @@ func (c *conn) handshake(frame []byte) bool {
 		c.close()
 		return false
 	}
+	readOnly := false
 	if !c.s.serving() {
-		c.log.Debug("not serving yet (no leader); closing client connection")
-		c.close()
-		return false
+		if !req.ReadOnly || !c.s.readOnly() {
+			c.log.Debug("not serving (no leader, or no upstream); closing client connection", "client_read_only", req.ReadOnly)
+			c.close()
+			return false
+		}
+		readOnly = true
 	}
 	if req.LastZxidSeen > c.s.LastZxid() {
 		c.log.Info("refusing client that has seen a newer zxid than this server",
@@ -327,6 +335,10 @@ func (c *conn) handshake(frame []byte) bool {
 		timeout = max
 	}
 	c.timeout = timeout
+	if readOnly {
+		resp := &proto.ConnectResponse{Timeout: int32(timeout.Milliseconds()), HasReadOnly: req.HasReadOnly}
+		return c.handshakeReadOnly(req, resp)
+	}
 	resp := &proto.ConnectResponse{Timeout: int32(timeout.Milliseconds()), HasReadOnly: req.HasReadOnly}
 	var sid int64
 	if req.SessionID == 0 {

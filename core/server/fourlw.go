@@ -43,7 +43,7 @@ func (s *Server) runFourLetterWord(word string, br *bufio.Reader) string {
 	var b strings.Builder
 	switch word {
 	case "srvr", "stat", "mntr", "cons", "conf", "dump", "wchs", "wchc", "wchp", "envi", "dirs":
-		if !s.serving() {
+		if !s.serving() && !s.readOnly() {
 			return "This ZooKeeper instance is not currently serving requests\n"
 		}
 	}
@@ -51,10 +51,13 @@ func (s *Server) runFourLetterWord(word string, br *bufio.Reader) string {
 	case "ruok":
 		return "imok"
 	case "isro":
-		if !s.serving() {
-			return "null"
+		switch {
+		case s.serving():
+			return "rw"
+		case s.readOnly():
+			return "ro"
 		}
-		return "rw"
+		return "null"
 	case "srvr":
 		s.writeSrvr(&b, false)
 	case "stat":
@@ -137,6 +140,9 @@ func (s *Server) runFourLetterWord(word string, br *bufio.Reader) string {
 }
 
 func (s *Server) mode() string {
+	if s.readOnly() {
+		return "read-only"
+	}
 	if s.driver == nil {
 		return "standalone"
 	}

@@ -45,6 +45,7 @@ type Server struct {
 	committer   Committer
 	disk        *disk   // nil when DataDir is "" (memory only)
 	driver      *driver // nil for a standalone server
+	ro          roState // read-only mode (readonly.go)
 	snapshotter *snapshotter
 	writeErr    atomic.Pointer[error] // the log failure that stopped writes
 	writes      chan *pendingWrite
@@ -147,6 +148,9 @@ func (s *Server) Start() error {
 	}
 	go s.acceptLoop()
 	if s.driver != nil {
+		s.ro.markServing(false, time.Now()) // not serving until synced
+		s.wg.Add(1)
+		go s.readOnlyLoop()
 		go s.driver.run()
 	} else {
 		go s.sequencer()

@@ -95,6 +95,23 @@ func (t *sessionTracker) setKey(key []byte) bool {
 	return t.key.CompareAndSwap(nil, &key)
 }
 
+// currentKey returns the session secret if it is known now, else nil
+// (it does not wait: read-only mode has no quorum to learn it from).
+func (t *sessionTracker) currentKey() []byte {
+	if k := t.key.Load(); k != nil {
+		return *k
+	}
+	if t.source != nil {
+		if k := t.source.current(); k != nil {
+			if t.setKey(k) && t.onKey != nil {
+				t.onKey(k)
+			}
+			return *t.key.Load()
+		}
+	}
+	return nil
+}
+
 // waitKey returns the session secret, waiting until the replicated state
 // holds one; nil only if the server closes first. It runs on connection
 // goroutines (a handshake), never on the one that applies transactions, so
@@ -267,6 +284,20 @@ func (t *sessionTracker) remove(id int64) *conn {
 		}
 	}
 	return s.conn
+}
+
+// lapsed returns those of ids whose deadline has passed with no
+// connection holding them; it marks nothing.
+func (t *sessionTracker) lapsed(ids []int64, now time.Time) []int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []int64
+	for _, id := range ids {
+		if s := t.byID[id]; s != nil && s.conn == nil && s.expireAt <= now.UnixMilli() {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // expired returns the sessions whose deadline has passed and marks them

@@ -1,0 +1,213 @@
+package server
+
+import (
+	"crypto/subtle"
+	"sync"
+	"time"
+
+	"github.com/zoogate/zoogate/core/proto"
+)
+
+// Read-only mode (ZooKeeper's readonlymode.enabled, ZOOKEEPER-784): a
+// server of a cluster that has not served for readOnlyGrace (a voter cut
+// from its quorum, an observer or relay cut from its upstream, a server
+// still looking at start-up) accepts clients that set the readOnly flag of
+// their ConnectRequest. They read the state it last applied; writes, sync
+// and the closing of a global session are answered NotReadOnly (-119); the
+// ConnectResponse says readOnly; isro answers "ro" and srvr "Mode:
+// read-only". Clients without the flag are refused, as ZooKeeper does.
+// Once the server serves again it closes every read-only connection, so
+// that their clients find a read-write server.
+//
+// Sessions: a client that reconnects with a session the server knows (a
+// global session, replicated) keeps it, read-only; a new one gets a local
+// session that this server alone tracks and expires, and that the quorum
+// never hears of (a read-write server later answers it as expired, and
+// the client starts a new session). No ephemeral can be created anyway.
+
+// readOnlyGrace is how long a server must have stopped serving before it
+// takes read-only clients: ZooKeeper waits max(2 s, tickTime), so that a
+// quick election does not send clients into read-only mode and back.
+func (s *Server) readOnlyGrace() time.Duration {
+	return max(2*time.Second, s.cfg.Tick)
+}
+
+// roState is the server's read-only bookkeeping.
+type roState struct {
+	mu       sync.Mutex
+	since    time.Time          // when the server stopped serving; zero while it serves
+	sessions map[int64]struct{} // local sessions created in read-only mode
+}
+
+// markServing records a change of the serving state; when the server
+// serves again it returns true (the caller closes read-only clients).
+func (r *roState) markServing(serving bool, now time.Time) (resumed bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case serving && !r.since.IsZero():
+		r.since = time.Time{}
+		return true
+	case !serving && r.since.IsZero():
+		r.since = now
+	}
+	return false
+}
+
+// readOnly reports whether this server takes read-only clients now.
+func (s *Server) readOnly() bool {
+	if s.driver == nil || !s.cfg.Cluster.ReadOnly || s.serving() {
+		return false
+	}
+	s.ro.mu.Lock()
+	since := s.ro.since
+	s.ro.mu.Unlock()
+	return !since.IsZero() && time.Since(since) >= s.readOnlyGrace()
+}
+
+// handshakeReadOnly accepts a client that asked for read-only mode while
+// the server does not serve (readOnly() is true). It mirrors handshake's
+// session handling without the quorum: no createSession transaction, no
+// revalidation with a leader.
+func (c *conn) handshakeReadOnly(req *proto.ConnectRequest, resp *proto.ConnectResponse) bool {
+	s := c.s
+	resp.ReadOnly = true
+	key := s.sessions.currentKey()
+	if key == nil {
+		// Passwords are keyed by the replicated session secret, not known
+		// yet to a server that never synced: it cannot answer anyone.
+		c.log.Debug("read-only client refused: the session secret is not known yet")
+		c.close()
+		return false
+	}
+	var sid int64
+	if req.SessionID == 0 {
+		sid = s.sessions.newID()
+		s.sessions.add(sid, c.timeout, time.Now())
+		s.sessions.setConn(sid, c)
+		s.ro.mu.Lock()
+		if s.ro.sessions == nil {
+			s.ro.sessions = map[int64]struct{}{}
+		}
+		s.ro.sessions[sid] = struct{}{}
+		s.ro.mu.Unlock()
+	} else {
+		sid = req.SessionID
+		pw := s.sessions.password(sid)
+		valid := subtle.ConstantTimeCompare(pw, req.Passwd) == 1
+		var old *conn
+		if valid {
+			old, valid = s.sessions.setConn(sid, c)
+		}
+		if !valid {
+			resp.Timeout = 0
+			c.sendConnectResponse(resp)
+			c.out.closeAfterDrain()
+			return false
+		}
+		if old != nil && old != c {
+			old.close()
+		}
+		s.sessions.touch(sid, time.Now())
+	}
+	c.readOnly.Store(true)
+	c.session.Store(sid)
+	resp.SessionID = sid
+	resp.Passwd = s.sessions.password(sid)
+	c.sendConnectResponse(resp)
+	c.log = c.log.With("session", hexZxid(sid), "read_only", true)
+	c.stats.established = time.Now()
+	return true
+}
+
+// isLocalReadOnly reports whether sid is a local session of read-only mode.
+func (s *Server) isLocalReadOnly(sid int64) bool {
+	s.ro.mu.Lock()
+	defer s.ro.mu.Unlock()
+	_, ok := s.ro.sessions[sid]
+	return ok
+}
+
+// dispatchReadOnly answers, on a read-only connection, what read-only mode
+// refuses; false when the request goes on as usual (reads, pings, auth).
+func (c *conn) dispatchReadOnly(it *item) (handled bool) {
+	op := it.hdr.Type
+	if !op.IsWrite() || op == proto.OpCreateSession {
+		return false
+	}
+	sid := c.session.Load()
+	if op == proto.OpCloseSession && c.s.isLocalReadOnly(sid) {
+		c.s.forgetReadOnlySession(sid)
+		it.reply = errorFrame(it.hdr.Xid, c.s.LastZxid(), proto.CodeOK)
+		it.closeAfter = true
+		return true
+	}
+	// Writes, sync, and closing a global session need the quorum.
+	it.reply = errorFrame(it.hdr.Xid, c.s.LastZxid(), proto.CodeNotReadOnly)
+	return true
+}
+
+func (s *Server) forgetReadOnlySession(sid int64) {
+	s.ro.mu.Lock()
+	delete(s.ro.sessions, sid)
+	s.ro.mu.Unlock()
+	s.sessions.remove(sid)
+}
+
+// leaveReadOnly closes every read-only connection and forgets the local
+// sessions of read-only mode: the server serves again, and their clients
+// must find a read-write server (where a local session is unknown).
+func (s *Server) leaveReadOnly() {
+	s.connMu.Lock()
+	var ro []*conn
+	for _, c := range s.conns {
+		if c.readOnly.Load() {
+			ro = append(ro, c)
+		}
+	}
+	s.connMu.Unlock()
+	for _, c := range ro {
+		c.close()
+	}
+	s.ro.mu.Lock()
+	local := s.ro.sessions
+	s.ro.sessions = nil
+	s.ro.mu.Unlock()
+	for sid := range local {
+		s.sessions.remove(sid)
+	}
+	if len(ro) > 0 || len(local) > 0 {
+		s.log.Info("serving again: closed read-only connections", "connections", len(ro), "local_sessions", len(local))
+	}
+}
+
+// expireReadOnlySessions forgets the local sessions of read-only mode
+// whose client has been gone for their timeout (run once per tick).
+func (s *Server) expireReadOnlySessions(now time.Time) {
+	s.ro.mu.Lock()
+	ids := make([]int64, 0, len(s.ro.sessions))
+	for sid := range s.ro.sessions {
+		ids = append(ids, sid)
+	}
+	s.ro.mu.Unlock()
+	for _, sid := range s.sessions.lapsed(ids, now) {
+		s.log.Info("read-only session expired", "session", hexZxid(sid))
+		s.forgetReadOnlySession(sid)
+	}
+}
+
+// readOnlyLoop expires the local sessions of read-only mode, once per
+// tick, until the server closes.
+func (s *Server) readOnlyLoop() {
+	defer s.wg.Done()
+	t := time.NewTicker(s.cfg.Tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.closing:
+			return
+		case now := <-t.C:
+			s.expireReadOnlySessions(now)
+		}
+	}
+}
