@@ -196,6 +196,10 @@ type deployment struct {
 
 	snapCount int // voters' SnapCount (0: the default)
 	began     time.Time
+	// readOnly and maxStale: read-only mode for the servers started
+	// after they are set (ClusterConfig.ReadOnly, ReadOnlyMaxStaleness).
+	readOnly bool
+	maxStale time.Duration
 }
 
 // step logs how long the test has run, to see where the time goes.
@@ -307,6 +311,7 @@ func (d *deployment) startServer(id uint64, cc *server.ClusterConfig, mod func(*
 	cfg.FourLetterWords = []string{"*"}
 	cc.Name = testCluster
 	cc.Voters = voterIDs
+	cc.ReadOnly, cc.ReadOnlyMaxStaleness = d.readOnly, d.maxStale
 	if cc.InitLimit == 0 {
 		cc.InitLimit, cc.SyncLimit = 20, 10
 	}

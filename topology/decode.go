@@ -264,11 +264,20 @@ var clusterFields = map[string]field[Cluster]{
 	"tls_ca":                   str(func(c *Cluster) *string { return &c.TLSCA }),
 	"relay_upstream":           str(func(c *Cluster) *string { return &c.RelayUpstream }),
 	"read_only":                boolean(func(c *Cluster) *bool { return &c.ReadOnly }),
+	"read_only_max_staleness":  duration(func(c *Cluster) *time.Duration { return &c.ReadOnlyMaxStaleness }),
 }
 
 var siteFields = map[string]field[Site]{
 	"name":    str(func(s *Site) *string { return &s.Name }),
 	"primary": boolean(func(s *Site) *bool { return &s.Primary }),
+	"read_only_max_staleness": func(d *decoder, k keyPath, v any, s *Site) {
+		const unset = time.Duration(-1 << 63)
+		dur := unset
+		duration(func(p *time.Duration) *time.Duration { return p })(d, k, v, &dur)
+		if dur != unset {
+			s.ReadOnlyMaxStaleness = &dur
+		}
+	},
 }
 
 var nodeFields = map[string]field[Node]{

@@ -67,6 +67,10 @@ type Cluster struct {
 	// keep serving clients that asked for read-only mode (ZooKeeper's
 	// readonlymode.enabled, which is off by default there; on here).
 	ReadOnly bool
+	// ReadOnlyMaxStaleness (read_only_max_staleness) bounds read-only
+	// mode: a server whose last contact with the committed stream is older
+	// serves nobody. 0 = unbounded. A site's own value overrides it.
+	ReadOnlyMaxStaleness time.Duration
 
 	// RelayUpstream (relay_upstream) is what a relay follows across the
 	// WAN: RelayFollowsLeader (the default, "" reads as it) or
@@ -90,6 +94,9 @@ const (
 type Site struct {
 	Name    string
 	Primary bool // the site whose voters run ZAB; exactly one per file
+	// ReadOnlyMaxStaleness (read_only_max_staleness), when set, overrides
+	// the cluster's for this site's servers.
+	ReadOnlyMaxStaleness *time.Duration
 }
 
 // Node is one [[node]] table: one zoogate server.

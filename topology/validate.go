@@ -102,6 +102,7 @@ func (c *checker) cluster() {
 	c.atLeast("snap_retain_count", cl.SnapRetainCount, 3, "snapshots")
 	c.notNegative("purge_interval", cl.PurgeInterval, "never purge")
 	c.atLeast("global_outstanding_limit", cl.GlobalOutstandingLimit, 1, "requests")
+	c.notNegative("read_only_max_staleness", cl.ReadOnlyMaxStaleness, "unbounded")
 	switch cl.RelayUpstream {
 	case "", RelayFollowsLeader, RelayFollowsFollower:
 	default:
@@ -185,6 +186,9 @@ func (c *checker) sites() {
 		}
 		if s.Primary {
 			primaries = append(primaries, i)
+		}
+		if d := s.ReadOnlyMaxStaleness; d != nil && *d < 0 {
+			c.add(siteKey(i, "read_only_max_staleness"), "must not be negative (\"0s\" = unbounded), got %v", *d)
 		}
 	}
 	switch {

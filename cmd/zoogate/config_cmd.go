@@ -82,6 +82,17 @@ func clusterConfig(f *topology.File, n *topology.Node) *server.ClusterConfig {
 		cc.Voters = append(cc.Voters, v.ID)
 	}
 	primary := f.PrimarySite()
+	// A site's read_only_max_staleness overrides the cluster's.
+	cc.ReadOnlyMaxStaleness = f.Cluster.ReadOnlyMaxStaleness
+	site := n.Site
+	if site == "" && primary != nil {
+		site = primary.Name
+	}
+	for _, s := range f.Sites {
+		if s.Name == site && s.ReadOnlyMaxStaleness != nil {
+			cc.ReadOnlyMaxStaleness = *s.ReadOnlyMaxStaleness
+		}
+	}
 	if len(f.Sites) > 1 {
 		siteOf := func(o *topology.Node) string {
 			if o.Site == "" && primary != nil {

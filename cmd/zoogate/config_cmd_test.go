@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/zoogate/zoogate/topology"
 )
@@ -75,5 +76,25 @@ func TestClusterConfigRelayUpstream(t *testing.T) {
 		if cc.Upstream != tc.upstream || !slices.Equal(cc.Fallbacks, tc.fallbacks) || !cc.FallbackToPrimary || !cc.Observer {
 			t.Errorf("relay %d: upstream %d fallbacks %v toPrimary %v, want %d %v true", tc.id, cc.Upstream, cc.Fallbacks, cc.FallbackToPrimary, tc.upstream, tc.fallbacks)
 		}
+	}
+}
+
+// TestClusterConfigReadOnly: read_only and read_only_max_staleness reach
+// the server, a site's value overriding the cluster's.
+func TestClusterConfigReadOnly(t *testing.T) {
+	f := twoSites(t, "read_only_max_staleness = \"5m\"")
+	f.Sites[1].ReadOnlyMaxStaleness = new(time.Duration) // eu: unbounded
+	if cc := clusterConfig(f, nodeOf(t, f, 1)); !cc.ReadOnly || cc.ReadOnlyMaxStaleness != 5*time.Minute {
+		t.Errorf("voter: read-only %v, max staleness %v", cc.ReadOnly, cc.ReadOnlyMaxStaleness)
+	}
+	if cc := clusterConfig(f, nodeOf(t, f, 4)); cc.ReadOnlyMaxStaleness != 0 {
+		t.Errorf("relay of eu: max staleness %v, want the site's 0", cc.ReadOnlyMaxStaleness)
+	}
+	if cc := clusterConfig(f, nodeOf(t, f, 5)); cc.ReadOnlyMaxStaleness != 5*time.Minute {
+		t.Errorf("relay of us: max staleness %v, want the cluster's", cc.ReadOnlyMaxStaleness)
+	}
+	off := twoSites(t, "read_only = false")
+	if cc := clusterConfig(off, nodeOf(t, off, 4)); cc.ReadOnly {
+		t.Error("read_only = false did not reach the server")
 	}
 }

@@ -69,6 +69,11 @@ type ClusterConfig struct {
 	// ReadOnly lets the server take read-only clients while it does not
 	// serve (no quorum, no upstream): topology's [cluster] read_only.
 	ReadOnly bool
+	// ReadOnlyMaxStaleness bounds read-only mode: once the server's last
+	// contact with the committed stream is older, it serves nobody.
+	// 0: unbounded. topology's read_only_max_staleness (per site or
+	// cluster).
+	ReadOnlyMaxStaleness time.Duration
 	// AcceptLearners lets this server accept observers that are not in
 	// Peers (a voter of a deployment with observers, a relay).
 	AcceptLearners bool
@@ -284,8 +289,18 @@ func (d *driver) run() {
 			d.node.Tick()
 			now := time.Now()
 			d.upstreams.check(d, now)
-			if st := d.exec.Status(); st.Lag == 0 {
+			st := d.exec.Status()
+			if st.Lag == 0 {
 				d.caughtUp.Store(now.UnixMilli())
+			}
+			if st.Serving {
+				// In contact with the committed stream: a leader now, a
+				// learner when it last heard from its upstream.
+				heard := now
+				if st.Upstream != 0 && st.UpstreamHeardTicks > 0 {
+					heard = now.Add(-time.Duration(st.UpstreamHeardTicks) * d.zabTick)
+				}
+				s.ro.contact(heard)
 			}
 			if ls := d.node.Learners(); ls != nil || d.learners.Load() != nil {
 				d.learners.Store(&ls)

@@ -142,9 +142,10 @@ type testCluster struct {
 	// wrap, when set, wraps each server's transport (tests that watch
 	// what a server sends).
 	wrap func(id uint64, tr PeerTransport) PeerTransport
-	// readOnly turns on read-only mode (ClusterConfig.ReadOnly) for the
-	// servers started after it is set.
+	// readOnly turns on read-only mode (ClusterConfig.ReadOnly), bounded
+	// by maxStale, for the servers started after they are set.
 	readOnly bool
+	maxStale time.Duration
 }
 
 func newTestCluster(t *testing.T, n int) *testCluster {
@@ -175,7 +176,7 @@ func (tc *testCluster) start(id uint64) *Server {
 		c.MinSessionTimeout = 2 * time.Second
 		c.MaxSessionTimeout = 10 * time.Second
 		c.SessionSecret = "test-cluster"
-		c.Cluster = &ClusterConfig{Voters: tc.voters, InitLimit: 20, SyncLimit: 10, Transport: tr, ReadOnly: tc.readOnly}
+		c.Cluster = &ClusterConfig{Voters: tc.voters, InitLimit: 20, SyncLimit: 10, Transport: tr, ReadOnly: tc.readOnly, ReadOnlyMaxStaleness: tc.maxStale}
 	})
 	tc.servers[id] = s
 	return s

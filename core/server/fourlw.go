@@ -295,7 +295,15 @@ func (s *Server) writeMntr(b *strings.Builder) {
 				kv("learners", st.Learners)
 				kv("synced_observers", st.SyncedObservers)
 			}
-			if st.Upstream != 0 {
+			if !st.Serving {
+				// Not in contact: how old its data is (what
+				// read_only_max_staleness bounds), -1 if it never was.
+				ms := int64(-1)
+				if d := s.staleness(time.Now()); d > 0 {
+					ms = d.Milliseconds()
+				}
+				kv("upstream_last_heard_ms", ms)
+			} else if st.Upstream != 0 {
 				// A learner: whom it follows, when it last heard from it,
 				// and (observers) how many transactions it is behind.
 				kv("upstream", st.Upstream)

@@ -37,6 +37,36 @@ type roState struct {
 	mu       sync.Mutex
 	since    time.Time          // when the server stopped serving; zero while it serves
 	sessions map[int64]struct{} // local sessions created in read-only mode
+	// heard is the server's last contact with the committed stream (its
+	// upstream heard from, or leading with a quorum); what
+	// ReadOnlyMaxStaleness bounds.
+	heard time.Time
+}
+
+// contact records a contact with the committed stream at t.
+func (r *roState) contact(t time.Time) {
+	r.mu.Lock()
+	if t.After(r.heard) {
+		r.heard = t
+	}
+	r.mu.Unlock()
+}
+
+// staleness is how long ago the server last had contact with the
+// committed stream (0 if it never had: nothing to bound yet).
+func (s *Server) staleness(now time.Time) time.Duration {
+	s.ro.mu.Lock()
+	defer s.ro.mu.Unlock()
+	if s.ro.heard.IsZero() {
+		return 0
+	}
+	return now.Sub(s.ro.heard)
+}
+
+// tooStale reports whether read-only mode's staleness bound has passed.
+func (s *Server) tooStale(now time.Time) bool {
+	max := s.cfg.Cluster.ReadOnlyMaxStaleness
+	return max > 0 && s.staleness(now) > max
 }
 
 // markServing records a change of the serving state; when the server
@@ -44,6 +74,9 @@ type roState struct {
 func (r *roState) markServing(serving bool, now time.Time) (resumed bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if serving && now.After(r.heard) {
+		r.heard = now // serving is being in contact; ticks keep it fresh
+	}
 	switch {
 	case serving && !r.since.IsZero():
 		r.since = time.Time{}
@@ -62,7 +95,8 @@ func (s *Server) readOnly() bool {
 	s.ro.mu.Lock()
 	since := s.ro.since
 	s.ro.mu.Unlock()
-	return !since.IsZero() && time.Since(since) >= s.readOnlyGrace()
+	now := time.Now()
+	return !since.IsZero() && now.Sub(since) >= s.readOnlyGrace() && !s.tooStale(now)
 }
 
 // handshakeReadOnly accepts a client that asked for read-only mode while
@@ -196,11 +230,34 @@ func (s *Server) expireReadOnlySessions(now time.Time) {
 	}
 }
 
-// readOnlyLoop expires the local sessions of read-only mode, once per
-// tick, until the server closes.
+// enforceStaleness closes the read-only connections once the staleness
+// bound has passed (run once per tick; new ones are refused by readOnly).
+func (s *Server) enforceStaleness(now time.Time) {
+	if s.serving() || !s.tooStale(now) {
+		return
+	}
+	s.connMu.Lock()
+	var ro []*conn
+	for _, c := range s.conns {
+		if c.readOnly.Load() {
+			ro = append(ro, c)
+		}
+	}
+	s.connMu.Unlock()
+	for _, c := range ro {
+		c.close()
+	}
+	if len(ro) > 0 {
+		s.log.Warn("read-only data older than read_only_max_staleness: closed read-only connections",
+			"connections", len(ro), "staleness", s.staleness(now).Round(time.Millisecond), "max", s.cfg.Cluster.ReadOnlyMaxStaleness)
+	}
+}
+
+// readOnlyLoop expires the local sessions of read-only mode and enforces
+// the staleness bound, once per tick, until the server closes.
 func (s *Server) readOnlyLoop() {
 	defer s.wg.Done()
-	t := time.NewTicker(s.cfg.Tick)
+	t := time.NewTicker(min(s.cfg.Tick, 250*time.Millisecond))
 	defer t.Stop()
 	for {
 		select {
@@ -208,6 +265,7 @@ func (s *Server) readOnlyLoop() {
 			return
 		case now := <-t.C:
 			s.expireReadOnlySessions(now)
+			s.enforceStaleness(now)
 		}
 	}
 }

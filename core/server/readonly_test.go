@@ -35,8 +35,8 @@ func (r *rawClient) handshakeRO(sid int64, pw []byte) (*proto.ConnectResponse, e
 // refused; a client reconnecting with its global session keeps it; once
 // the quorum is back, read-only connections are closed and the server
 // answers "rw".
-func TestReadOnlyMode(t *testing.T) {
-	tc := &testCluster{t: t, net: newMemNet(), servers: map[uint64]*Server{}, dirs: map[uint64]string{}, readOnly: true}
+func newReadOnlyCluster(t *testing.T, maxStale time.Duration) *testCluster {
+	tc := &testCluster{t: t, net: newMemNet(), servers: map[uint64]*Server{}, dirs: map[uint64]string{}, readOnly: true, maxStale: maxStale}
 	for i := uint64(1); i <= 3; i++ {
 		tc.voters = append(tc.voters, i)
 		tc.dirs[i] = t.TempDir()
@@ -44,6 +44,11 @@ func TestReadOnlyMode(t *testing.T) {
 	for _, id := range tc.voters {
 		tc.start(id)
 	}
+	return tc
+}
+
+func TestReadOnlyMode(t *testing.T) {
+	tc := newReadOnlyCluster(t, 0)
 	lead := tc.leader()
 	survivor := uint64(1)
 	if survivor == lead {
@@ -165,5 +170,46 @@ func TestReadOnlyOff(t *testing.T) {
 	r := dialRaw(t, s)
 	if _, err := r.handshakeRO(0, nil); err == nil {
 		t.Fatal("a read-only client was answered with read-only mode off")
+	}
+}
+
+// TestReadOnlyStalenessBound: past ReadOnlyMaxStaleness since its last
+// contact with the committed stream, a read-only server closes its
+// read-only clients, refuses new ones, answers isro "null", and mntr shows
+// the staleness it enforces.
+func TestReadOnlyStalenessBound(t *testing.T) {
+	const bound = 5 * time.Second
+	tc := newReadOnlyCluster(t, bound)
+	lead := tc.leader()
+	survivor := uint64(1)
+	if survivor == lead {
+		survivor = 2
+	}
+	s := tc.servers[survivor]
+	for _, id := range tc.voters {
+		if id != survivor {
+			tc.stop(id)
+		}
+	}
+	waitFor(t, "the survivor in read-only mode", 20*time.Second, s.readOnly)
+	r := dialRaw(t, s)
+	if resp, err := r.handshakeRO(0, nil); err != nil || !resp.ReadOnly {
+		t.Fatalf("read-only handshake within the bound: %+v %v", resp, err)
+	}
+	m := flw(s, "mntr")
+	if !strings.Contains(m, "zk_upstream_last_heard_ms\t") {
+		t.Fatalf("mntr in read-only mode shows no staleness:\n%s", m)
+	}
+	r.nc.SetDeadline(time.Now().Add(bound + 5*time.Second))
+	r.expectClosed() // once the bound passes
+	if s.staleness(time.Now()) <= bound {
+		t.Fatalf("closed at staleness %v, before the bound %v", s.staleness(time.Now()), bound)
+	}
+	if got := flw(s, "isro"); got != "null" {
+		t.Fatalf("isro past the bound: %q", got)
+	}
+	again := dialRaw(t, s)
+	if _, err := again.handshakeRO(0, nil); err == nil {
+		t.Fatal("a read-only client was taken past the staleness bound")
 	}
 }

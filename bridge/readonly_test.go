@@ -1,0 +1,218 @@
+package bridge
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zoogate/zoogate/core/jute"
+	"github.com/zoogate/zoogate/core/proto"
+)
+
+// roClient is a minimal client that asks for read-only mode (go-zookeeper
+// cannot).
+type roClient struct {
+	nc  net.Conn
+	br  *bufio.Reader
+	xid int32
+}
+
+func dialReadOnly(addr string) (*roClient, *proto.ConnectResponse, error) {
+	nc, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		return nil, nil, err
+	}
+	c := &roClient{nc: nc, br: bufio.NewReader(nc)}
+	e := jute.NewEncoder(nil)
+	(&proto.ConnectRequest{Timeout: 10000, Passwd: make([]byte, 16), HasReadOnly: true, ReadOnly: true}).Encode(e)
+	nc.SetDeadline(time.Now().Add(5 * time.Second))
+	if err := c.write(e.Bytes()); err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	b, err := c.read()
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	resp, err := proto.DecodeConnectResponse(b)
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	nc.SetDeadline(time.Time{})
+	return c, resp, nil
+}
+
+func (c *roClient) write(b []byte) error {
+	var l [4]byte
+	binary.BigEndian.PutUint32(l[:], uint32(len(b)))
+	_, err := c.nc.Write(append(l[:], b...))
+	return err
+}
+
+func (c *roClient) read() ([]byte, error) {
+	var l [4]byte
+	if _, err := io.ReadFull(c.br, l[:]); err != nil {
+		return nil, err
+	}
+	b := make([]byte, binary.BigEndian.Uint32(l[:]))
+	_, err := io.ReadFull(c.br, b)
+	return b, err
+}
+
+// call sends one request and returns its reply's error code and body,
+// skipping watch notifications.
+func (c *roClient) call(op proto.Op, body func(*jute.Encoder)) (proto.Code, *jute.Decoder, error) {
+	c.xid++
+	e := jute.NewEncoder(nil)
+	proto.RequestHeader{Xid: c.xid, Type: op}.Encode(e)
+	body(e)
+	c.nc.SetDeadline(time.Now().Add(5 * time.Second))
+	defer c.nc.SetDeadline(time.Time{})
+	if err := c.write(e.Bytes()); err != nil {
+		return 0, nil, err
+	}
+	for {
+		b, err := c.read()
+		if err != nil {
+			return 0, nil, err
+		}
+		d := jute.NewDecoder(b, 0)
+		h := proto.DecodeReplyHeader(d)
+		if h.Xid == c.xid {
+			return h.Err, d, nil
+		}
+	}
+}
+
+func (c *roClient) get(path string) (string, proto.Code, error) {
+	code, d, err := c.call(proto.OpGetData, func(e *jute.Encoder) { e.String(path); e.Bool(false) })
+	if err != nil || code != 0 {
+		return "", code, err
+	}
+	return string(d.Buffer("data")), 0, nil
+}
+
+func fourLetter(t *testing.T, addr, word string) string {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		return ""
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(3 * time.Second))
+	nc.Write([]byte(word))
+	b, _ := io.ReadAll(nc)
+	return strings.TrimSpace(string(b))
+}
+
+// 5. A remote site cut off from the primary serves read-only clients:
+// after the relay and the observer lose their upstream they answer reads
+// from their last state and NotReadOnly for writes; past
+// read_only_max_staleness they close those clients and take no more;
+// after the heal both catch up by DIFF with every write made during the
+// cut.
+func TestCutSiteServesReadOnly(t *testing.T) {
+	d := newDeployment(t, "delay=40ms")
+	d.readOnly, d.maxStale = true, 8*time.Second
+	lead := d.upAll()
+	lc, oc := d.connect(lead), d.connect(obsID)
+	create(t, lc, "/before", "1", 5*time.Second)
+	syncRead(t, oc, "/before", "1", 5*time.Second)
+	relayAddr, obsAddr := d.servers[relayID].Addr().String(), d.servers[obsID].Addr().String()
+
+	d.step("cutting the relay's WAN")
+	d.emus[relayID].Cut()
+	cutAt := time.Now()
+	var written []string
+	write := func() {
+		p := fmt.Sprintf("/cut%03d", len(written))
+		if _, err := lc.Create(p, []byte(p), 0, zkACL); err != nil {
+			t.Fatalf("write in the primary during the cut: %v", err)
+		}
+		written = append(written, p)
+	}
+	waitFor(t, "the relay and the observer in read-only mode", 15*time.Second, func() bool {
+		write()
+		return fourLetter(t, relayAddr, "isro") == "ro" && fourLetter(t, obsAddr, "isro") == "ro"
+	})
+	d.step(fmt.Sprintf("read-only %.1fs after the cut", time.Since(cutAt).Seconds()))
+	var clients []*roClient
+	for _, addr := range []string{relayAddr, obsAddr} {
+		c, resp, err := dialReadOnly(addr)
+		if err != nil || !resp.ReadOnly {
+			t.Fatalf("read-only client to %s: %+v %v", addr, resp, err)
+		}
+		defer c.nc.Close()
+		if data, code, err := c.get("/before"); err != nil || code != 0 || data != "1" {
+			t.Fatalf("read-only read on %s: %q %d %v", addr, data, code, err)
+		}
+		code, _, err := c.call(proto.OpSetData, func(e *jute.Encoder) { e.String("/before"); e.Buffer([]byte("2")); e.Int(-1) })
+		if err != nil || code != proto.CodeNotReadOnly {
+			t.Fatalf("a write on read-only %s: code %d %v, want NotReadOnly", addr, code, err)
+		}
+		clients = append(clients, c)
+	}
+	if v, _ := mntrValue(mntr(t, d.servers[obsID]), "zk_upstream_last_heard_ms"); v == "" || v == "-1" {
+		t.Errorf("the read-only observer's mntr shows no staleness: %q", v)
+	}
+	// Reads go on until the staleness bound closes the clients.
+	for _, c := range clients {
+		for {
+			_, code, err := c.get("/before")
+			if err != nil {
+				if !errors.Is(err, io.EOF) && !isConnReset(err) {
+					t.Fatalf("read-only client: %v", err)
+				}
+				break
+			}
+			if code != 0 {
+				t.Fatalf("read-only read: code %d", code)
+			}
+			if time.Since(cutAt) > d.maxStale+10*time.Second {
+				t.Fatal("the read-only client was still served long past read_only_max_staleness")
+			}
+			time.Sleep(100 * time.Millisecond) // a client reading now and then
+		}
+	}
+	if since := time.Since(cutAt); since < d.maxStale {
+		t.Fatalf("read-only clients closed %v after the cut, before read_only_max_staleness %v", since, d.maxStale)
+	}
+	d.step("read-only clients closed past the staleness bound")
+	if got := fourLetter(t, obsAddr, "isro"); got != "null" {
+		t.Fatalf("isro on the observer past the bound: %q", got)
+	}
+	if _, _, err := dialReadOnly(obsAddr); err == nil {
+		t.Fatal("a read-only client was answered past the staleness bound")
+	}
+	for range 5 {
+		write()
+	}
+	d.step(fmt.Sprintf("healing after %d writes", len(written)))
+	d.emus[relayID].Heal()
+	d.serving(relayID, 15*time.Second)
+	d.serving(obsID, 15*time.Second)
+	last := written[len(written)-1]
+	syncRead(t, oc, last, last, 10*time.Second)
+	for _, p := range written {
+		if data, _, err := oc.Get(p); err != nil || string(data) != p {
+			t.Fatalf("%s on the observer after the heal: %q %v", p, data, err)
+		}
+	}
+	if got := fourLetter(t, obsAddr, "isro"); got != "rw" {
+		t.Fatalf("isro on the observer after the heal: %q", got)
+	}
+	d.sameTree(lc, oc)
+}
+
+func isConnReset(err error) bool {
+	var ne *net.OpError
+	return errors.As(err, &ne) && !ne.Timeout()
+}
