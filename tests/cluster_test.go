@@ -16,6 +16,13 @@ import (
 // network, configured like startZoogate, and returns them once one leads
 // and all serve.
 func startZoogateCluster(t testing.TB) []*server.Server {
+	_, servers := startVoters(t, nil)
+	return servers
+}
+
+// startVoters runs three in-process voters on a MemNetwork (returned, so
+// that a test can partition it); mod adjusts each one's cluster settings.
+func startVoters(t testing.TB, mod func(*server.ClusterConfig)) (*peer.MemNetwork, []*server.Server) {
 	t.Helper()
 	nw := peer.NewMemNetwork()
 	t.Cleanup(nw.Close)
@@ -26,6 +33,9 @@ func startZoogateCluster(t testing.TB) []*server.Server {
 		cfg.ServerID = id
 		cfg.SessionSecret = "diff-cluster"
 		cfg.Cluster = &server.ClusterConfig{Name: "diff", Voters: voters, Transport: nw.Transport(id)}
+		if mod != nil {
+			mod(cfg.Cluster)
+		}
 		srv, err := server.New(cfg, testLogger(t, fmt.Sprintf("zoogate%d", id)))
 		if err != nil {
 			t.Fatalf("zoogate config: %v", err)
@@ -48,7 +58,7 @@ func startZoogateCluster(t testing.TB) []*server.Server {
 			}
 		}
 		if leaders == 1 && serving == len(servers) {
-			return servers
+			return nw, servers
 		}
 		if time.Now().After(deadline) {
 			t.Fatal("the cluster did not elect a leader within 30s")

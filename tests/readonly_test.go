@@ -2,7 +2,6 @@ package tests
 
 import (
 	"bufio"
-	"fmt"
 	"io"
 	"os/exec"
 	"path/filepath"
@@ -71,55 +70,10 @@ func TestKazooReadOnlyMode(t *testing.T) {
 	expect("RW-OK", 75*time.Second)
 }
 
-// waitServing waits until one of servers leads and all serve.
-func waitServing(t *testing.T, servers []*server.Server) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		leaders, serving := 0, 0
-		for _, s := range servers {
-			if s.Serving() {
-				serving++
-				if s.Mode() == "leader" {
-					leaders++
-				}
-			}
-		}
-		if leaders == 1 && serving == len(servers) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no leader with every voter serving within 30s")
-		}
-		time.Sleep(10 * time.Millisecond) // polling the servers' state
-	}
-}
-
 // startReadOnlyCluster starts three in-process voters with read-only mode
 // on, on a MemNetwork the test can partition.
 func startReadOnlyCluster(t *testing.T) (*peer.MemNetwork, []*server.Server) {
-	t.Helper()
-	nw := peer.NewMemNetwork()
-	t.Cleanup(nw.Close)
-	voters := []uint64{1, 2, 3}
-	var servers []*server.Server
-	for _, id := range voters {
-		cfg := zoogateConfig(t)
-		cfg.ServerID = id
-		cfg.SessionSecret = "readonly"
-		cfg.Cluster = &server.ClusterConfig{Name: "ro", Voters: voters, Transport: nw.Transport(id), ReadOnly: true}
-		srv, err := server.New(cfg, testLogger(t, fmt.Sprintf("zoogate%d", id)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := srv.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { srv.Close() })
-		servers = append(servers, srv)
-	}
-	waitServing(t, servers)
-	return nw, servers
+	return startVoters(t, func(cc *server.ClusterConfig) { cc.ReadOnly = true })
 }
 
 // TestZkCliReadOnly: zkCli.sh -r (the Java client's canBeReadOnly) reads

@@ -192,17 +192,7 @@ func (s *Server) forgetReadOnlySession(sid int64) {
 // sessions of read-only mode: the server serves again, and their clients
 // must find a read-write server (where a local session is unknown).
 func (s *Server) leaveReadOnly() {
-	s.connMu.Lock()
-	var ro []*conn
-	for _, c := range s.conns {
-		if c.readOnly.Load() {
-			ro = append(ro, c)
-		}
-	}
-	s.connMu.Unlock()
-	for _, c := range ro {
-		c.close()
-	}
+	closed := s.closeReadOnlyConns()
 	s.ro.mu.Lock()
 	local := s.ro.sessions
 	s.ro.sessions = nil
@@ -210,8 +200,8 @@ func (s *Server) leaveReadOnly() {
 	for sid := range local {
 		s.sessions.remove(sid)
 	}
-	if len(ro) > 0 || len(local) > 0 {
-		s.log.Info("serving again: closed read-only connections", "connections", len(ro), "local_sessions", len(local))
+	if closed > 0 || len(local) > 0 {
+		s.log.Info("serving again: closed read-only connections", "connections", closed, "local_sessions", len(local))
 	}
 }
 
@@ -236,20 +226,9 @@ func (s *Server) enforceStaleness(now time.Time) {
 	if s.serving() || !s.tooStale(now) {
 		return
 	}
-	s.connMu.Lock()
-	var ro []*conn
-	for _, c := range s.conns {
-		if c.readOnly.Load() {
-			ro = append(ro, c)
-		}
-	}
-	s.connMu.Unlock()
-	for _, c := range ro {
-		c.close()
-	}
-	if len(ro) > 0 {
+	if closed := s.closeReadOnlyConns(); closed > 0 {
 		s.log.Warn("read-only data older than read_only_max_staleness: closed read-only connections",
-			"connections", len(ro), "staleness", s.staleness(now).Round(time.Millisecond), "max", s.cfg.Cluster.ReadOnlyMaxStaleness)
+			"connections", closed, "staleness", s.staleness(now).Round(time.Millisecond), "max", s.cfg.Cluster.ReadOnlyMaxStaleness)
 	}
 }
 
@@ -268,4 +247,20 @@ func (s *Server) readOnlyLoop() {
 			s.enforceStaleness(now)
 		}
 	}
+}
+
+// closeReadOnlyConns closes every read-only connection and says how many.
+func (s *Server) closeReadOnlyConns() int {
+	s.connMu.Lock()
+	var ro []*conn
+	for _, c := range s.conns {
+		if c.readOnly.Load() {
+			ro = append(ro, c)
+		}
+	}
+	s.connMu.Unlock()
+	for _, c := range ro {
+		c.close()
+	}
+	return len(ro)
 }

@@ -220,6 +220,37 @@ func dialPinned(ctx context.Context, srv string, timeout time.Duration, log hclo
 	return &pinned{c, stop}, nil
 }
 
+// dialWriterAndRemotes opens the writer's session on the primary server
+// and one session per remote server, and creates the run's znode; stop
+// closes them all.
+func dialWriterAndRemotes(ctx context.Context, cfg WANConfig, value []byte, log hclog.Logger) (w *pinned, remotes []*pinned, path string, stop func(), err error) {
+	stop = func() {
+		for _, r := range remotes {
+			r.stop()
+		}
+		if w != nil {
+			w.stop()
+		}
+	}
+	defer func() {
+		if err != nil {
+			stop()
+		}
+	}()
+	if w, err = dialPinned(ctx, cfg.Primary, cfg.Timeout, log); err != nil {
+		return
+	}
+	for _, srv := range cfg.Remote {
+		var r *pinned
+		if r, err = dialPinned(ctx, srv, cfg.Timeout, log); err != nil {
+			return
+		}
+		remotes = append(remotes, r)
+	}
+	path, err = wanPath(ctx, w, remotes, value, cfg.Timeout)
+	return
+}
+
 // wanPath creates a fresh znode for the run through the writer and waits
 // until every remote server shows it.
 func wanPath(ctx context.Context, w *pinned, remotes []*pinned, value []byte, timeout time.Duration) (string, error) {
@@ -363,28 +394,11 @@ func follow(ctx context.Context, s *pinned, path string, vis map[int32]time.Time
 
 func runStaleness(ctx context.Context, cfg WANConfig, rep *WANReport, log hclog.Logger) error {
 	value := makeValue(cfg.ValueSize)
-	w, err := dialPinned(ctx, cfg.Primary, cfg.Timeout, log)
+	w, remotes, path, stop, err := dialWriterAndRemotes(ctx, cfg, value, log)
 	if err != nil {
 		return err
 	}
-	defer w.stop()
-	var remotes []*pinned
-	defer func() {
-		for _, r := range remotes {
-			r.stop()
-		}
-	}()
-	for _, srv := range cfg.Remote {
-		r, err := dialPinned(ctx, srv, cfg.Timeout, log)
-		if err != nil {
-			return err
-		}
-		remotes = append(remotes, r)
-	}
-	path, err := wanPath(ctx, w, remotes, value, cfg.Timeout)
-	if err != nil {
-		return err
-	}
+	defer stop()
 	fctx, cancel := context.WithTimeout(ctx, cfg.Timeout+time.Duration(float64(cfg.Writes)/cfg.Rate*float64(time.Second)))
 	defer cancel()
 	vis := make([]map[int32]time.Time, len(remotes))
@@ -488,33 +502,16 @@ func runRemoteWrites(ctx context.Context, cfg WANConfig, rep *WANReport, log hcl
 
 func runCatchUp(ctx context.Context, cfg WANConfig, rep *WANReport, log hclog.Logger) error {
 	value := makeValue(cfg.ValueSize)
-	w, err := dialPinned(ctx, cfg.Primary, cfg.Timeout, log)
+	w, remotes, path, stop, err := dialWriterAndRemotes(ctx, cfg, value, log)
 	if err != nil {
 		return err
 	}
-	defer w.stop()
-	var remotes []*pinned
-	defer func() {
-		for _, r := range remotes {
-			r.stop()
-		}
-	}()
-	for _, srv := range cfg.Remote {
-		r, err := dialPinned(ctx, srv, cfg.Timeout, log)
-		if err != nil {
-			return err
-		}
-		remotes = append(remotes, r)
-	}
-	path, err := wanPath(ctx, w, remotes, value, cfg.Timeout)
-	if err != nil {
-		return err
-	}
+	defer stop()
 	pw := &pacedWriter{acks: map[int32]time.Time{}}
-	stop := make(chan struct{})
+	stopWriter := make(chan struct{})
 	writerDone := make(chan struct{})
-	go func() { defer close(writerDone); pw.run(ctx, w.conn, path, value, cfg.Rate, 0, stop) }()
-	defer func() { close(stop); <-writerDone }()
+	go func() { defer close(writerDone); pw.run(ctx, w.conn, path, value, cfg.Rate, 0, stopWriter) }()
+	defer func() { close(stopWriter); <-writerDone }()
 	// Ten seconds of writes with the site connected, then the cut.
 	t0 := time.Now()
 	if !sleepUntil(ctx, t0.Add(10*time.Second)) {
