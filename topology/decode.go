@@ -264,6 +264,7 @@ var clusterFields = map[string]field[Cluster]{
 	"tls_ca":                   str(func(c *Cluster) *string { return &c.TLSCA }),
 	"relay_upstream":           str(func(c *Cluster) *string { return &c.RelayUpstream }),
 	"read_only":                boolean(func(c *Cluster) *bool { return &c.ReadOnly }),
+	"local_sessions":           boolean(func(c *Cluster) *bool { return &c.LocalSessions }),
 	"read_only_max_staleness":  duration(func(c *Cluster) *time.Duration { return &c.ReadOnlyMaxStaleness }),
 }
 

@@ -67,6 +67,10 @@ type Cluster struct {
 	// keep serving clients that asked for read-only mode (ZooKeeper's
 	// readonlymode.enabled, which is off by default there; on here).
 	ReadOnly bool
+	// LocalSessions (local_sessions) makes sessions created on observers
+	// and relays local to their server until they create an ephemeral
+	// node (ZooKeeper's localSessionsEnabled with upgrading).
+	LocalSessions bool
 	// ReadOnlyMaxStaleness (read_only_max_staleness) bounds read-only
 	// mode: a server whose last contact with the committed stream is older
 	// serves nobody. 0 = unbounded. A site's own value overrides it.
@@ -233,6 +237,7 @@ func DefaultClusterConfig() Cluster {
 		GlobalOutstandingLimit: 1000,
 		RelayUpstream:          RelayFollowsLeader,
 		ReadOnly:               true,
+		LocalSessions:          true,
 	}
 }
 

@@ -29,14 +29,24 @@ func buildBinary(t *testing.T) string {
 	return bin
 }
 
+// handedOut holds the ports freePort gave out in this test binary: the
+// kernel may hand a just-closed port out again, and two nodes of one
+// topology file must never get the same one.
+var handedOut sync.Map
+
 func freePort(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := l.Addr().String()
+		l.Close()
+		if _, dup := handedOut.LoadOrStore(addr, true); !dup {
+			return addr
+		}
 	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // startProcess runs `zoogate serve` and waits until it answers ruok.

@@ -18,12 +18,19 @@ import (
 
 func freeUDPPort(t *testing.T) string {
 	t.Helper()
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for {
+		c, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := c.LocalAddr().String()
+		c.Close()
+		// One set with freePort's: a topology file forbids a TCP and a UDP
+		// listener on one address too.
+		if _, dup := handedOut.LoadOrStore(addr, true); !dup {
+			return addr
+		}
 	}
-	defer c.Close()
-	return c.LocalAddr().String()
 }
 
 // wanSite runs a two-site deployment as processes: voters 1-3 in the

@@ -69,6 +69,10 @@ type ClusterConfig struct {
 	// ReadOnly lets the server take read-only clients while it does not
 	// serve (no quorum, no upstream): topology's [cluster] read_only.
 	ReadOnly bool
+	// LocalSessions makes the sessions created on this server local
+	// (local.go) when it is an observer or a relay: topology's [cluster]
+	// local_sessions.
+	LocalSessions bool
 	// ReadOnlyMaxStaleness bounds read-only mode: once the server's last
 	// contact with the committed stream is older, it serves nobody.
 	// 0: unbounded. topology's read_only_max_staleness (per site or

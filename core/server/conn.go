@@ -185,8 +185,8 @@ func (c *conn) readLoop(br *bufio.Reader) {
 			return
 		}
 		sid := c.session.Load()
-		if d := c.s.driver; d != nil {
-			d.touch(sid)
+		if d := c.s.driver; d != nil && !c.s.local.has(sid) {
+			d.touch(sid) // the leader expires global sessions only
 		}
 		if !c.s.sessions.touch(sid, time.Now()) {
 			// The session expired or is closing: the client learns it on reconnect.
@@ -214,11 +214,23 @@ func (c *conn) dispatch(it *item) bool {
 		// No SASL provider is configured: answer as such a server does.
 		it.reply = errorFrame(it.hdr.Xid, 0, proto.CodeAuthFailed)
 		it.closeAfter = true
+	case op == proto.OpCloseSession && c.s.local.has(c.session.Load()):
+		// A local session ends here: nobody else knows it.
+		c.s.forgetLocalSession(c.session.Load())
+		it.reply = errorFrame(it.hdr.Xid, lastZxid, proto.CodeOK)
+		it.closeAfter = true
 	case op.IsWrite() && op != proto.OpCreateSession:
 		w, err := c.s.newWrite(c, it)
 		if err != nil {
 			it.reply = errorFrame(it.hdr.Xid, lastZxid, proto.CodeOf(err))
 			break
+		}
+		if sid := c.session.Load(); c.s.local.has(sid) && needsGlobal(w.req) {
+			if err := c.upgradeSession(sid); err != nil {
+				c.log.Info("could not upgrade the local session for an ephemeral create; closing", "error", err)
+				c.close()
+				return false
+			}
 		}
 		it.w = w
 		if op == proto.OpCloseSession {
@@ -341,7 +353,9 @@ func (c *conn) handshake(frame []byte) bool {
 	}
 	resp := &proto.ConnectResponse{Timeout: int32(timeout.Milliseconds()), HasReadOnly: req.HasReadOnly}
 	var sid int64
-	if req.SessionID == 0 {
+	if req.SessionID == 0 && c.s.localSessionsHere() {
+		sid = c.s.createLocalSession(c, timeout, false)
+	} else if req.SessionID == 0 {
 		sid, err = c.s.createSession(c, timeout)
 		if err != nil {
 			c.log.Warn("could not create session", "error", err)
@@ -380,7 +394,9 @@ func (c *conn) handshake(frame []byte) bool {
 			old.close()
 		}
 		c.s.sessions.add(sid, timeout, time.Now())
-		c.s.claimSession(sid, c.closed)
+		if !c.s.local.has(sid) {
+			c.s.claimSession(sid, c.closed)
+		}
 	}
 	c.session.Store(sid)
 	resp.SessionID = sid

@@ -34,9 +34,8 @@ func (s *Server) readOnlyGrace() time.Duration {
 
 // roState is the server's read-only bookkeeping.
 type roState struct {
-	mu       sync.Mutex
-	since    time.Time          // when the server stopped serving; zero while it serves
-	sessions map[int64]struct{} // local sessions created in read-only mode
+	mu    sync.Mutex
+	since time.Time // when the server stopped serving; zero while it serves
 	// heard is the server's last contact with the committed stream (its
 	// upstream heard from, or leading with a quorum); what
 	// ReadOnlyMaxStaleness bounds.
@@ -116,15 +115,7 @@ func (c *conn) handshakeReadOnly(req *proto.ConnectRequest, resp *proto.ConnectR
 	}
 	var sid int64
 	if req.SessionID == 0 {
-		sid = s.sessions.newID()
-		s.sessions.add(sid, c.timeout, time.Now())
-		s.sessions.setConn(sid, c)
-		s.ro.mu.Lock()
-		if s.ro.sessions == nil {
-			s.ro.sessions = map[int64]struct{}{}
-		}
-		s.ro.sessions[sid] = struct{}{}
-		s.ro.mu.Unlock()
+		sid = s.createLocalSession(c, c.timeout, true)
 	} else {
 		sid = req.SessionID
 		pw := s.sessions.password(sid)
@@ -154,14 +145,6 @@ func (c *conn) handshakeReadOnly(req *proto.ConnectRequest, resp *proto.ConnectR
 	return true
 }
 
-// isLocalReadOnly reports whether sid is a local session of read-only mode.
-func (s *Server) isLocalReadOnly(sid int64) bool {
-	s.ro.mu.Lock()
-	defer s.ro.mu.Unlock()
-	_, ok := s.ro.sessions[sid]
-	return ok
-}
-
 // dispatchReadOnly answers, on a read-only connection, what read-only mode
 // refuses; false when the request goes on as usual (reads, pings, auth).
 func (c *conn) dispatchReadOnly(it *item) (handled bool) {
@@ -170,8 +153,8 @@ func (c *conn) dispatchReadOnly(it *item) (handled bool) {
 		return false
 	}
 	sid := c.session.Load()
-	if op == proto.OpCloseSession && c.s.isLocalReadOnly(sid) {
-		c.s.forgetReadOnlySession(sid)
+	if op == proto.OpCloseSession && c.s.local.has(sid) {
+		c.s.forgetLocalSession(sid)
 		it.reply = errorFrame(it.hdr.Xid, c.s.LastZxid(), proto.CodeOK)
 		it.closeAfter = true
 		return true
@@ -181,42 +164,17 @@ func (c *conn) dispatchReadOnly(it *item) (handled bool) {
 	return true
 }
 
-func (s *Server) forgetReadOnlySession(sid int64) {
-	s.ro.mu.Lock()
-	delete(s.ro.sessions, sid)
-	s.ro.mu.Unlock()
-	s.sessions.remove(sid)
-}
-
 // leaveReadOnly closes every read-only connection and forgets the local
 // sessions of read-only mode: the server serves again, and their clients
 // must find a read-write server (where a local session is unknown).
 func (s *Server) leaveReadOnly() {
 	closed := s.closeReadOnlyConns()
-	s.ro.mu.Lock()
-	local := s.ro.sessions
-	s.ro.sessions = nil
-	s.ro.mu.Unlock()
-	for sid := range local {
+	local := s.local.takeReadOnly()
+	for _, sid := range local {
 		s.sessions.remove(sid)
 	}
 	if closed > 0 || len(local) > 0 {
 		s.log.Info("serving again: closed read-only connections", "connections", closed, "local_sessions", len(local))
-	}
-}
-
-// expireReadOnlySessions forgets the local sessions of read-only mode
-// whose client has been gone for their timeout (run once per tick).
-func (s *Server) expireReadOnlySessions(now time.Time) {
-	s.ro.mu.Lock()
-	ids := make([]int64, 0, len(s.ro.sessions))
-	for sid := range s.ro.sessions {
-		ids = append(ids, sid)
-	}
-	s.ro.mu.Unlock()
-	for _, sid := range s.sessions.lapsed(ids, now) {
-		s.log.Info("read-only session expired", "session", hexZxid(sid))
-		s.forgetReadOnlySession(sid)
 	}
 }
 
@@ -232,7 +190,7 @@ func (s *Server) enforceStaleness(now time.Time) {
 	}
 }
 
-// readOnlyLoop expires the local sessions of read-only mode and enforces
+// readOnlyLoop expires local sessions (local.go) and enforces
 // the staleness bound, once per tick, until the server closes.
 func (s *Server) readOnlyLoop() {
 	defer s.wg.Done()
@@ -243,7 +201,7 @@ func (s *Server) readOnlyLoop() {
 		case <-s.closing:
 			return
 		case now := <-t.C:
-			s.expireReadOnlySessions(now)
+			s.expireLocalSessions(now)
 			s.enforceStaleness(now)
 		}
 	}

@@ -43,9 +43,10 @@ type Server struct {
 
 	sessions    *sessionTracker
 	committer   Committer
-	disk        *disk   // nil when DataDir is "" (memory only)
-	driver      *driver // nil for a standalone server
-	ro          roState // read-only mode (readonly.go)
+	disk        *disk         // nil when DataDir is "" (memory only)
+	driver      *driver       // nil for a standalone server
+	ro          roState       // read-only mode (readonly.go)
+	local       localSessions // local sessions (local.go)
 	snapshotter *snapshotter
 	writeErr    atomic.Pointer[error] // the log failure that stopped writes
 	writes      chan *pendingWrite
