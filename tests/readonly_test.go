@@ -18,8 +18,9 @@ import (
 // TestKazooReadOnlyMode runs Kazoo with read_only=True against one voter
 // of three (tests/kazoo/kazoo_readonly.py): the voter is cut from the
 // other two and Kazoo goes CONNECTED_RO, reads, and gets
-// NotReadOnlyCallError for a write; after the heal it is read-write again
-// by itself.
+// NotReadOnlyCallError for a write, and sets a watch; a change is made on
+// the majority side; after the heal Kazoo is read-write again by itself
+// and the watch set in read-only mode fires for that change.
 func TestKazooReadOnlyMode(t *testing.T) {
 	nw, servers := startReadOnlyCluster(t)
 	survivor := servers[0]
@@ -64,6 +65,16 @@ func TestKazooReadOnlyMode(t *testing.T) {
 	expect("RO-OK", 45*time.Second)
 	if got, err := fourLetterWord(survivor.Addr().String(), "isro", 5*time.Second); err != nil || got != "ro" {
 		t.Errorf("isro on the cut-off voter: %q %v", got, err)
+	}
+	// A change on the majority side during the cut: the watch Kazoo set
+	// in read-only mode must fire for it once it is back.
+	c, _, err := zk.Connect([]string{servers[1].Addr().String()}, 10*time.Second, zk.WithLogInfo(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Set("/kazoo-ro", []byte("during the cut"), -1); err != nil {
+		t.Fatalf("a write on the majority side during the cut: %v", err)
 	}
 	nw.Heal()
 	tell("HEALED")

@@ -4,11 +4,13 @@
 
   script: connects read-write, writes /kazoo-ro, prints READY
   test:   cuts the server from the other two, writes CUT
-  script: waits for CONNECTED_RO, reads /kazoo-ro, gets NotReadOnlyCallError
-          for a write, prints RO-OK
-  test:   heals the partition, writes HEALED
-  script: waits until it is read-write again (Kazoo finds out by itself),
-          writes /kazoo-rw, prints RW-OK
+  script: waits for CONNECTED_RO, reads /kazoo-ro with a data watch, gets
+          NotReadOnlyCallError for a write, prints RO-OK
+  test:   writes /kazoo-ro on the majority side, heals the partition,
+          writes HEALED
+  script: waits until it is read-write again (Kazoo finds out by itself)
+          and until the watch set in read-only mode fired for the change
+          made during the cut, writes /kazoo-rw, prints RW-OK
 
 Any failure prints FAIL <why> and exits 1. Mirrors Kazoo's own
 TestReadOnlyMode (kazoo/tests/test_client.py).
@@ -57,7 +59,8 @@ def main():
         fail("expected CUT")
     if not wait_state(client, KeeperState.CONNECTED_RO, 30):
         fail("no CONNECTED_RO within 30 s of the cut (state %s)" % client.client_state)
-    data, _ = client.get("/kazoo-ro")
+    fired = threading.Event()
+    data, _ = client.get("/kazoo-ro", watch=lambda ev: fired.set())
     if data != b"before the cut":
         fail("read %r in read-only mode" % data)
     if client.get_children("/kazoo-ro") != []:
@@ -72,9 +75,11 @@ def main():
         fail("expected HEALED")
     if not wait_state(client, KeeperState.CONNECTED, 60):
         fail("not read-write within 60 s of the heal (state %s)" % client.client_state)
+    if not fired.wait(30):
+        fail("the watch set in read-only mode did not fire for the change made during the cut")
     client.create("/kazoo-rw", b"after the heal")
     data, _ = client.get("/kazoo-ro")
-    if data != b"before the cut":
+    if data != b"during the cut":
         fail("read %r after the heal" % data)
     client.stop()
     client.close()
