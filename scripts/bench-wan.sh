@@ -40,9 +40,9 @@ DELAY=40ms
 RATE=200
 TICK_MS=2000
 if [ "$QUICK" = 1 ]; then
-  WRITES=600; CUT=10s; READ_TIME=2s; REMOTE_WRITE_TIME=3s
+  WRITES=600; CUT=10s; READ_TIME=2s; REMOTE_WRITE_TIME=3s; SESSION_TIME=1s
 else
-  WRITES=3000; CUT=30s; READ_TIME=5s; REMOTE_WRITE_TIME=10s
+  WRITES=3000; CUT=30s; READ_TIME=5s; REMOTE_WRITE_TIME=10s; SESSION_TIME=3s
 fi
 
 say() { printf '[bench-wan %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -153,6 +153,7 @@ zoogate_wan_setup() {
     echo '[cluster]'; echo 'name = "benchwan"'; echo "tick = \"${TICK_MS}ms\""
     echo 'init_limit = 10'; echo 'sync_limit = 5'; echo 'max_client_cnxns = 0'
     echo 'four_letter_words = ["*"]'; echo "tls_ca = \"$sys/tls/ca.crt\""
+    echo "local_sessions = ${LOCAL_SESSIONS:-true}"
     echo; echo '[[site]]'; echo 'name = "primary"'; echo 'primary = true'
     echo; echo '[[site]]'; echo 'name = "remote"'
   } > "$cfg"
@@ -262,6 +263,13 @@ measure() {
         record remote-writes "$sys" ok "$f"
       else
         record remote-writes "$sys" na "$(tail -n 2 "$f.err" | oneline)"
+      fi
+      f="$SYSDIR/sessions.json"
+      say "$sys: new sessions on the 2 remote observers"
+      if "${BENCH[@]}" wan --mode sessions --remote "$two" --duration "$SESSION_TIME" --json > "$f" 2> "$f.err"; then
+        record sessions "$sys" ok "$f"
+      else
+        record sessions "$sys" na "$(tail -n 2 "$f.err" | oneline)"
       fi
       f="$SYSDIR/catchup.json"
       say "$sys: a $CUT cut of the remote site at $RATE writes/s"
@@ -388,6 +396,22 @@ for sys in zookeeper zoogate; do
   stop_all "$SYSDIR"
   [ -f "$SYSDIR/proxy/pid" ] && kill "$(cat "$SYSDIR/proxy/pid")" 2>/dev/null || true
 done
+# zoogate with local_sessions = false: sessions on a remote observer are
+# global, made through the leader across the WAN, as ZooKeeper's are.
+say "zoogate, local_sessions = false: new sessions on a remote observer"
+SYSDIR=""
+if LOCAL_SESSIONS=false deploy_wan zoogate-global 1; then
+  f="$SYSDIR/sessions.json"
+  if "${BENCH[@]}" wan --mode sessions --remote "$(addrs "$SYSDIR" $(ids_of "$SYSDIR" remote))" --duration "$SESSION_TIME" --json > "$f" 2> "$f.err"; then
+    record sessions-global zoogate ok "$f"
+  else
+    record sessions-global zoogate na "$(tail -n 2 "$f.err" | oneline)"
+  fi
+else
+  record sessions-global zoogate na "$NA"
+fi
+[ -n "$SYSDIR" ] && { stop_all "$SYSDIR"; [ -f "$SYSDIR/proxy/pid" ] && kill "$(cat "$SYSDIR/proxy/pid")" 2>/dev/null || true; }
+
 if [ -z "${SKIP_CPU:-}" ]; then
   for mode in leader follower; do leader_cpu "$mode"; done
 fi

@@ -32,6 +32,10 @@ import (
 //     before and after give the WAN bytes per write.
 //   - remote-writes: one session per remote server writes in a loop; the
 //     latency of each write.
+//   - sessions: on each remote server in turn, new sessions one after the
+//     other for --duration: the time from dialing to the ConnectResponse
+//     (a local session is made on the spot; a global one is logged through
+//     the leader, across the WAN).
 //   - catchup: the writer runs at --rate; the proxy is cut for --cut, then
 //     healed; a reader polling each remote server every 10 ms measures the
 //     time from the heal until it shows the last write acknowledged before
@@ -101,6 +105,7 @@ type WANReport struct {
 	BytesDown        uint64    `json:"wan_bytes_down,omitempty"`
 	BytesPerWrite    float64   `json:"wan_bytes_per_write,omitempty"`
 	RemoteWrites     *Summary  `json:"remote_writes,omitempty"`
+	SessionCreates   *Summary  `json:"session_creates,omitempty"`
 	RemoteErrors     int       `json:"remote_errors,omitempty"`
 	PrimaryBeforeCut *Summary  `json:"primary_before_cut,omitempty"`
 	PrimaryDuringCut *Summary  `json:"primary_during_cut,omitempty"`
@@ -114,7 +119,7 @@ func runWANCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		ValueSize: 100, Timeout: 120 * time.Second, LogLevel: "warn"}
 	fs := flag.NewFlagSet("zoogate bench wan", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&cfg.Mode, "mode", "", "staleness, remote-writes or catchup")
+	fs.StringVar(&cfg.Mode, "mode", "", "staleness, remote-writes, catchup or sessions")
 	fs.StringVar(&cfg.Primary, "primary", "", "client address of the primary server the writer uses")
 	remote := fs.String("remote", "", "comma-separated client addresses of the remote servers")
 	fs.StringVar(&cfg.Proxy, "proxy", "", "control address of `zoogate bench wanproxy`")
@@ -171,9 +176,9 @@ func (c WANConfig) Validate() error {
 		if c.Rate <= 0 {
 			bad("rate", "must be positive, got %v", c.Rate)
 		}
-	case "remote-writes":
+	case "remote-writes", "sessions":
 	default:
-		bad("mode", "want staleness, remote-writes or catchup, got %q", c.Mode)
+		bad("mode", "want staleness, remote-writes, catchup or sessions, got %q", c.Mode)
 	}
 	if len(c.Remote) == 0 {
 		bad("remote", "is required")
@@ -199,6 +204,8 @@ func RunWAN(ctx context.Context, cfg WANConfig, log hclog.Logger) (*WANReport, e
 		return rep, runStaleness(ctx, cfg, rep, log)
 	case "remote-writes":
 		return rep, runRemoteWrites(ctx, cfg, rep, log)
+	case "sessions":
+		return rep, runSessions(ctx, cfg, rep)
 	default:
 		return rep, runCatchUp(ctx, cfg, rep, log)
 	}
@@ -572,4 +579,29 @@ func runCatchUp(ctx context.Context, cfg WANConfig, rep *WANReport, log hclog.Lo
 	rep.Writes, rep.WriterErrors = len(pw.acks), pw.errors
 	pw.mu.Unlock()
 	return errors.Join(errs...)
+}
+
+func runSessions(ctx context.Context, cfg WANConfig, rep *WANReport) error {
+	var lat []time.Duration
+	var errs []error
+	for _, srv := range cfg.Remote {
+		end := time.Now().Add(cfg.Duration)
+		for time.Now().Before(end) && ctx.Err() == nil {
+			t0 := time.Now()
+			rc, err := dialRaw(srv, 10*time.Second, 5*time.Second)
+			if err != nil {
+				errs = append(errs, err)
+				if len(errs) > 10 {
+					return errors.Join(errs...)
+				}
+				continue
+			}
+			lat = append(lat, time.Since(t0))
+			rc.close() // closeSession, not timed
+		}
+	}
+	s := summarizeDurations(lat)
+	rep.SessionCreates = &s
+	rep.RemoteErrors = len(errs)
+	return nil
 }

@@ -47,7 +47,7 @@ func main() {
 			res["staleness/"+r[2]+"/"+r[1]] = load(r[3], r[4], false)
 		case "cpu":
 			cpus = append(cpus, parseCPU(r))
-		case "reads", "remote-writes", "catchup":
+		case "reads", "remote-writes", "catchup", "sessions", "sessions-global":
 			res[r[0]+"/"+r[1]] = load(r[2], r[3], r[0] == "reads")
 		}
 	}
@@ -129,6 +129,21 @@ func main() {
 	row("write from a client of a remote observer, p99", "remote-writes", func(r *result) (float64, string) {
 		return r.wan.RemoteWrites.P99, fmt.Sprintf("%.1f ms (%d writes, %d errors)", r.wan.RemoteWrites.P99, r.wan.RemoteWrites.Count, r.wan.RemoteErrors)
 	}, true, "")
+	sess := func(r *result) (float64, string) {
+		s := r.wan.SessionCreates
+		if s == nil {
+			return 0, "none"
+		}
+		return s.P50, fmt.Sprintf("%.1f / %.1f ms (%d sessions)", s.P50, s.P99, s.Count)
+	}
+	row("new session on a remote observer, p50 / p99 (zoogate: local sessions)", "sessions", sess, true, "")
+	if r, why := get("sessions-global/zoogate"); r != nil || res["sessions-global/zoogate"] != nil {
+		cell := why
+		if r != nil {
+			_, cell = sess(r)
+		}
+		p("| new session on a remote observer, zoogate with `local_sessions = false` | | %s | | |\n", cell)
+	}
 	row("catch-up after the cut: heal → last write visible on both observers", "catchup", func(r *result) (float64, string) {
 		parts := make([]string, len(r.wan.CatchUpMs))
 		for i, m := range r.wan.CatchUpMs {
@@ -178,7 +193,8 @@ func main() {
 	p("- zoogate's WAN bytes are QUIC packets with TLS 1.3 encryption; ZooKeeper's are plaintext TCP (its observers have no WAN encryption here).\n")
 	p("- Remote writes: one session per remote observer writes in a loop (setData, 100 B); each write is forwarded across the WAN to the leader.\n")
 	p("- Catch-up: the writer runs at 200 writes/s; after 10 s the proxy cuts the site (datagrams dropped, TCP bytes held) for the cut time, then heals; a session per remote observer polls it every 10 ms and the catch-up is the time from the heal until it shows the last write acknowledged before the heal. Measuring sessions reconnect every 20 ms while disconnected, so the time is the servers', not a client's back-off. The cut is not the same for both: the proxy holds ZooKeeper's TCP bytes and delivers them on the heal, so its connections resume with no loss to recover from (on a real network TCP would be in its retransmission back-off); zoogate's QUIC datagrams are dropped, as a real cut drops packets, so its relay opens a new connection after the heal and fetches the DIFF in QUIC slow start.\n")
-	p("- Reads: `zoogate bench --mode mixed --read-ratio 1 --sessions 64 --outstanding 4` against the two remote observers.\n\n")
+	p("- Reads: `zoogate bench --mode mixed --read-ratio 1 --sessions 64 --outstanding 4` against the two remote observers.\n")
+	p("- New sessions: `zoogate bench wan --mode sessions`: one new session after another on each remote observer, timed from the dial to the ConnectResponse. ZooKeeper's observers run with its default global sessions (its `localSessionsEnabled` is off by default); zoogate's sessions on observers are local by default (`local_sessions = true`) and made on the spot; with `local_sessions = false` (its own deployment, one observer) they go through the leader like ZooKeeper's.\n\n")
 	p("## Run\n\n")
 	for _, m := range metas {
 		p("- %s: %s\n", m[0], m[1])
