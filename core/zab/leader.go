@@ -228,6 +228,9 @@ func (n *Node) startSyncPhase() {
 func (n *Node) onAck(h *handler, m Message) {
 	ls := n.lead
 	if m.Flags&FlagNewLeader != 0 {
+		if h.observer && h.state == hUpToDate && m.Epoch == ls.newEpoch {
+			return // sent UPTODATE already, right behind NEWLEADER (sync)
+		}
 		if h.state != hStreaming || m.Epoch != ls.newEpoch {
 			n.llogger.Warn("unexpected NEWLEADER ack", "peer", h.id, "epoch", m.Epoch)
 			return

@@ -131,6 +131,15 @@ func (lm *learnerMaster) sendEpoch(h *handler) {
 	h.state = hEpochSent
 }
 
+// broadcasting reports whether this master serves: a leader once its
+// epoch is established; a learner's master exists only while it serves.
+func (lm *learnerMaster) broadcasting() bool {
+	if ls := lm.n.lead; ls != nil {
+		return ls.phase == phaseBroadcast
+	}
+	return true
+}
+
 // upToDate tells a synced learner to start serving.
 func (lm *learnerMaster) upToDate(h *handler) {
 	lm.n.send(Message{Type: MsgUpToDate, To: h.id})

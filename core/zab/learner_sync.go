@@ -95,6 +95,14 @@ func (lm *learnerMaster) sync(h *handler) error {
 	n.send(Message{Type: MsgNewLeader, To: h.id, Epoch: lm.epoch, Zxid: end})
 	h.sent = end
 	h.state = hStreaming
+	if h.observer && lm.broadcasting() {
+		// An observer's ack of NEWLEADER counts toward nothing: a master
+		// that already serves sends UPTODATE right behind NEWLEADER, which
+		// saves the observer a round trip (a WAN one for a relay). The
+		// observer still acks; the ack is ignored.
+		h.acked = end
+		lm.upToDate(h)
+	}
 	n.llogger.Debug("syncing learner", "peer", h.id, "mode", mode, "peerLast", FormatZxid(h.peerLast),
 		"from", FormatZxid(start), "to", FormatZxid(end), "txns", len(ents))
 	return nil

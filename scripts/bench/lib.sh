@@ -24,7 +24,10 @@ declare -a BENCH_PORTS_USED=()
 free_port() {
   local p used
   while :; do
-    p=$((20000 + RANDOM % 30000))
+    # Below Linux's ephemeral range (32768-60999 by default): a port that
+    # is some connection's local end is not seen listening, but cannot be
+    # bound (ZooKeeper exited with "Address already in use" that way).
+    p=$((20000 + RANDOM % 12000))
     used=0
     for u in "${BENCH_PORTS_USED[@]}"; do [ "$u" = "$p" ] && used=1; done
     [ "$used" = 1 ] && continue
