@@ -129,6 +129,9 @@ zk_wan_setup() {
       echo "dataDir=$dir/data"; echo "clientPort=$cport"; echo "clientPortAddress=127.0.0.1"
       echo "maxClientCnxns=0"; echo "admin.enableServer=false"; echo "4lw.commands.whitelist=*"
       [ "$id" -gt 3 ] && echo "peerType=observer"
+      if [ -n "${ZK_READONLY:-}" ]; then # read-only mode needs local sessions in 3.8
+        echo "localSessionsEnabled=true"; echo "localSessionsUpgradingEnabled=true"
+      fi
       local o
       for o in 1 2 3; do
         if [ "$id" -gt 3 ]; then # an observer reaches the voters across the WAN
@@ -140,7 +143,7 @@ zk_wan_setup() {
       for o in $(seq 4 "$n"); do echo "server.$o=127.0.0.1:${peer[$o]}:${elect[$o]}:observer"; done
     } > "$dir/zoo.cfg"
     write_start "$dir" java "-Xmx$ZK_HEAP" -Dorg.slf4j.simpleLogger.defaultLogLevel=warn \
-      -Dzookeeper.jmx.log4j.disable=true -cp "$ZK_CLASSPATH" \
+      -Dzookeeper.jmx.log4j.disable=true ${ZK_READONLY:+-Dreadonlymode.enabled=true} -cp "$ZK_CLASSPATH" \
       org.apache.zookeeper.server.quorum.QuorumPeerMain "$dir/zoo.cfg"
   done
   PROXY_ARGS=("${proxyargs[@]}")
@@ -214,7 +217,7 @@ deploy_wan() {
   SYSDIR="$WORK/$sys"
   SYSDIRS+=("$SYSDIR")
   mkdir -p "$SYSDIR"
-  if [ "$sys" = zookeeper ]; then zk_wan_setup "$SYSDIR" "$nobs"; else zoogate_wan_setup "$SYSDIR" "$nobs"; fi
+  case $sys in zookeeper*) zk_wan_setup "$SYSDIR" "$nobs" ;; *) zoogate_wan_setup "$SYSDIR" "$nobs" ;; esac
   proxy_start "$SYSDIR" "${PROXY_ARGS[@]}"
   start_all "$SYSDIR"
   if ! "${BENCH[@]}" wait --servers "$(servers_of "$SYSDIR")" --write --timeout 120s > /dev/null 2> "$SYSDIR/wait.err"; then
@@ -396,6 +399,26 @@ for sys in zookeeper zoogate; do
   stop_all "$SYSDIR"
   [ -f "$SYSDIR/proxy/pid" ] && kill "$(cat "$SYSDIR/proxy/pid")" 2>/dev/null || true
 done
+# Reads by read-only clients (the readOnly flag) on the remote site through
+# a cut: ZooKeeper with readonlymode.enabled (and the local sessions its
+# read-only mode needs), zoogate as it comes (read_only = true).
+for sys in zookeeper zoogate; do
+  say "$sys: read-only clients on the 2 remote observers through a $CUT cut"
+  SYSDIR=""
+  if ZK_READONLY=1 deploy_wan "$sys-ro" 2; then
+    f="$SYSDIR/ro-reads.json"
+    if "${BENCH[@]}" wan --mode ro-reads --remote "$(addrs "$SYSDIR" $(ids_of "$SYSDIR" remote))" \
+        --proxy "$(cat "$SYSDIR/proxy/control")" --cut "$CUT" --json > "$f" 2> "$f.err"; then
+      record ro-reads "$sys" ok "$f"
+    else
+      record ro-reads "$sys" na "$(tail -n 2 "$f.err" | oneline)"
+    fi
+  else
+    record ro-reads "$sys" na "$NA"
+  fi
+  [ -n "$SYSDIR" ] && { stop_all "$SYSDIR"; [ -f "$SYSDIR/proxy/pid" ] && kill "$(cat "$SYSDIR/proxy/pid")" 2>/dev/null || true; }
+done
+
 # zoogate with local_sessions = false: sessions on a remote observer are
 # global, made through the leader across the WAN, as ZooKeeper's are.
 say "zoogate, local_sessions = false: new sessions on a remote observer"

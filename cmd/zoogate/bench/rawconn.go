@@ -26,6 +26,8 @@ type rawConn struct {
 	w   *bufio.Writer
 	xid int32
 	buf []byte // reply body scratch
+	// canReadOnly: the handshake asks for read-only mode if need be.
+	canReadOnly bool
 }
 
 // ZooKeeper wire constants the raw client needs (zk-client-protocol.md §3, §4).
@@ -70,11 +72,17 @@ var rawErrorCodes = map[string]int32{
 
 // dialRaw connects to addr and establishes a new session.
 func dialRaw(addr string, sessionTimeout, connectTimeout time.Duration) (*rawConn, error) {
+	return dialRawMode(addr, sessionTimeout, connectTimeout, false)
+}
+
+// dialRawMode is dialRaw; canReadOnly sets the ConnectRequest's readOnly
+// flag (Kazoo's read_only=True, the Java client's canBeReadOnly).
+func dialRawMode(addr string, sessionTimeout, connectTimeout time.Duration, canReadOnly bool) (*rawConn, error) {
 	c, err := net.DialTimeout("tcp", addr, connectTimeout)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrConnect, addr, err)
 	}
-	rc := &rawConn{c: c, r: bufio.NewReaderSize(c, 64<<10), w: bufio.NewWriterSize(c, 64<<10)}
+	rc := &rawConn{c: c, r: bufio.NewReaderSize(c, 64<<10), w: bufio.NewWriterSize(c, 64<<10), canReadOnly: canReadOnly}
 	if err := rc.handshake(sessionTimeout, connectTimeout); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("%w: %s: %v", ErrConnect, addr, err)
@@ -95,7 +103,11 @@ func (rc *rawConn) handshake(sessionTimeout, deadline time.Duration) error {
 	b = binary.BigEndian.AppendUint64(b, 0)                                     // sessionId: new
 	b = binary.BigEndian.AppendUint32(b, 16)                                    // passwd length
 	b = append(b, make([]byte, 16)...)                                          // passwd
-	b = append(b, 0)                                                            // readOnly
+	if rc.canReadOnly {
+		b = append(b, 1) // readOnly
+	} else {
+		b = append(b, 0)
+	}
 	binary.BigEndian.PutUint32(b, uint32(len(b)-4))
 	if _, err := rc.w.Write(b); err != nil {
 		return err

@@ -36,6 +36,12 @@ import (
 //     other for --duration: the time from dialing to the ConnectResponse
 //     (a local session is made on the spot; a global one is logged through
 //     the leader, across the WAN).
+//   - ro-reads: a client that asks for read-only mode (the readOnly flag)
+//     on each remote server reads "/" every 10 ms, reconnecting at once
+//     when it loses its connection, for 5 s, then through a cut of --cut,
+//     then 5 s after the heal; a read counts as answered when the server
+//     replied without error. What fraction of the reads tried during the
+//     cut were answered.
 //   - catchup: the writer runs at --rate; the proxy is cut for --cut, then
 //     healed; a reader polling each remote server every 10 ms measures the
 //     time from the heal until it shows the last write acknowledged before
@@ -98,20 +104,23 @@ type WANReport struct {
 	Rate    float64  `json:"rate,omitempty"`
 	Writes  int      `json:"writes,omitempty"`
 
-	Staleness        *Summary  `json:"staleness,omitempty"`
-	StalenessMissing int       `json:"staleness_missing,omitempty"` // versions never seen
-	PrimaryWrites    *Summary  `json:"primary_writes,omitempty"`
-	BytesUp          uint64    `json:"wan_bytes_up,omitempty"`
-	BytesDown        uint64    `json:"wan_bytes_down,omitempty"`
-	BytesPerWrite    float64   `json:"wan_bytes_per_write,omitempty"`
-	RemoteWrites     *Summary  `json:"remote_writes,omitempty"`
-	SessionCreates   *Summary  `json:"session_creates,omitempty"`
-	RemoteErrors     int       `json:"remote_errors,omitempty"`
-	PrimaryBeforeCut *Summary  `json:"primary_before_cut,omitempty"`
-	PrimaryDuringCut *Summary  `json:"primary_during_cut,omitempty"`
-	CatchUpMs        []float64 `json:"catch_up_ms,omitempty"` // per remote server
-	CatchUpMaxMs     float64   `json:"catch_up_max_ms,omitempty"`
-	WriterErrors     int       `json:"writer_errors,omitempty"`
+	Staleness        *Summary `json:"staleness,omitempty"`
+	StalenessMissing int      `json:"staleness_missing,omitempty"` // versions never seen
+	PrimaryWrites    *Summary `json:"primary_writes,omitempty"`
+	BytesUp          uint64   `json:"wan_bytes_up,omitempty"`
+	BytesDown        uint64   `json:"wan_bytes_down,omitempty"`
+	BytesPerWrite    float64  `json:"wan_bytes_per_write,omitempty"`
+	RemoteWrites     *Summary `json:"remote_writes,omitempty"`
+	SessionCreates   *Summary `json:"session_creates,omitempty"`
+	// ro-reads: reads tried and answered during the cut, and before it.
+	ROReadsDuringCut, ROReadsOKDuringCut int       `json:",omitempty"`
+	ROReadsBefore, ROReadsOKBefore       int       `json:",omitempty"`
+	RemoteErrors                         int       `json:"remote_errors,omitempty"`
+	PrimaryBeforeCut                     *Summary  `json:"primary_before_cut,omitempty"`
+	PrimaryDuringCut                     *Summary  `json:"primary_during_cut,omitempty"`
+	CatchUpMs                            []float64 `json:"catch_up_ms,omitempty"` // per remote server
+	CatchUpMaxMs                         float64   `json:"catch_up_max_ms,omitempty"`
+	WriterErrors                         int       `json:"writer_errors,omitempty"`
 }
 
 func runWANCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -119,7 +128,7 @@ func runWANCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		ValueSize: 100, Timeout: 120 * time.Second, LogLevel: "warn"}
 	fs := flag.NewFlagSet("zoogate bench wan", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&cfg.Mode, "mode", "", "staleness, remote-writes, catchup or sessions")
+	fs.StringVar(&cfg.Mode, "mode", "", "staleness, remote-writes, catchup, sessions or ro-reads")
 	fs.StringVar(&cfg.Primary, "primary", "", "client address of the primary server the writer uses")
 	remote := fs.String("remote", "", "comma-separated client addresses of the remote servers")
 	fs.StringVar(&cfg.Proxy, "proxy", "", "control address of `zoogate bench wanproxy`")
@@ -177,8 +186,12 @@ func (c WANConfig) Validate() error {
 			bad("rate", "must be positive, got %v", c.Rate)
 		}
 	case "remote-writes", "sessions":
+	case "ro-reads":
+		if c.Proxy == "" {
+			bad("proxy", "is required in mode %s", c.Mode)
+		}
 	default:
-		bad("mode", "want staleness, remote-writes, catchup or sessions, got %q", c.Mode)
+		bad("mode", "want staleness, remote-writes, catchup, sessions or ro-reads, got %q", c.Mode)
 	}
 	if len(c.Remote) == 0 {
 		bad("remote", "is required")
@@ -206,6 +219,8 @@ func RunWAN(ctx context.Context, cfg WANConfig, log hclog.Logger) (*WANReport, e
 		return rep, runRemoteWrites(ctx, cfg, rep, log)
 	case "sessions":
 		return rep, runSessions(ctx, cfg, rep)
+	case "ro-reads":
+		return rep, runROReads(ctx, cfg, rep)
 	default:
 		return rep, runCatchUp(ctx, cfg, rep, log)
 	}
@@ -603,5 +618,93 @@ func runSessions(ctx context.Context, cfg WANConfig, rep *WANReport) error {
 	s := summarizeDurations(lat)
 	rep.SessionCreates = &s
 	rep.RemoteErrors = len(errs)
+	return nil
+}
+
+func runROReads(ctx context.Context, cfg WANConfig, rep *WANReport) error {
+	type counts struct{ tried, ok int }
+	var mu sync.Mutex
+	var phase atomic.Int32 // 0 before the cut, 1 during, 2 after
+	byPhase := [3]counts{}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, srv := range cfg.Remote {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var rc *rawConn
+			defer func() {
+				if rc != nil {
+					rc.c.Close()
+				}
+			}()
+			tick := time.NewTicker(10 * time.Millisecond)
+			defer tick.Stop()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-ctx.Done():
+					return
+				case <-tick.C:
+				}
+				ok := false
+				if rc == nil {
+					rc, _ = dialRawMode(srv, 10*time.Second, time.Second, true)
+				}
+				if rc != nil {
+					_ = rc.c.SetDeadline(time.Now().Add(time.Second))
+					if _, err := rc.queueGet("/"); err == nil && rc.flush() == nil {
+						_, err, fatal := rc.readReply()
+						ok = err == nil
+						if fatal {
+							rc.c.Close()
+							rc = nil
+						}
+					} else {
+						rc.c.Close()
+						rc = nil
+					}
+				}
+				p := phase.Load()
+				mu.Lock()
+				byPhase[p].tried++
+				if ok {
+					byPhase[p].ok++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	defer func() { close(stop); wg.Wait() }()
+	if !sleepUntil(ctx, time.Now().Add(5*time.Second)) {
+		return ctx.Err()
+	}
+	if _, err := ProxyCommand(cfg.Proxy, "cut"); err != nil {
+		return err
+	}
+	phase.Store(1)
+	cutEnd := time.Now().Add(cfg.Cut)
+	healed := false
+	defer func() {
+		if !healed {
+			_, _ = ProxyCommand(cfg.Proxy, "heal")
+		}
+	}()
+	if !sleepUntil(ctx, cutEnd) {
+		return ctx.Err()
+	}
+	phase.Store(2)
+	if _, err := ProxyCommand(cfg.Proxy, "heal"); err != nil {
+		return err
+	}
+	healed = true
+	if !sleepUntil(ctx, time.Now().Add(5*time.Second)) {
+		return ctx.Err()
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	rep.ROReadsBefore, rep.ROReadsOKBefore = byPhase[0].tried, byPhase[0].ok
+	rep.ROReadsDuringCut, rep.ROReadsOKDuringCut = byPhase[1].tried, byPhase[1].ok
 	return nil
 }

@@ -47,7 +47,7 @@ func main() {
 			res["staleness/"+r[2]+"/"+r[1]] = load(r[3], r[4], false)
 		case "cpu":
 			cpus = append(cpus, parseCPU(r))
-		case "reads", "remote-writes", "catchup", "sessions", "sessions-global":
+		case "reads", "remote-writes", "catchup", "sessions", "sessions-global", "ro-reads":
 			res[r[0]+"/"+r[1]] = load(r[2], r[3], r[0] == "reads")
 		}
 	}
@@ -151,6 +151,18 @@ func main() {
 		}
 		return r.wan.CatchUpMaxMs, fmt.Sprintf("%.0f ms (each: %s)", r.wan.CatchUpMaxMs, strings.Join(parts, ", "))
 	}, true, "≤ 1 s")
+	row("reads answered for read-only clients on the remote site during the cut (before it)", "ro-reads", func(r *result) (float64, string) {
+		w := r.wan
+		if w.ROReadsDuringCut == 0 {
+			return 0, "none tried"
+		}
+		f := float64(w.ROReadsOKDuringCut) / float64(w.ROReadsDuringCut)
+		before := 0.0
+		if w.ROReadsBefore > 0 {
+			before = float64(w.ROReadsOKBefore) / float64(w.ROReadsBefore)
+		}
+		return f * 100, fmt.Sprintf("%.1f %% of %d (%.1f %%)", f*100, w.ROReadsDuringCut, before*100)
+	}, false, "100 %")
 	for _, phase := range []string{"before", "during"} {
 		row("primary write latency p50 / p99, "+phase+" the cut", "catchup", func(r *result) (float64, string) {
 			s := r.wan.PrimaryBeforeCut
@@ -194,6 +206,7 @@ func main() {
 	p("- Remote writes: one session per remote observer writes in a loop (setData, 100 B); each write is forwarded across the WAN to the leader.\n")
 	p("- Catch-up: the writer runs at 200 writes/s; after 10 s the proxy cuts the site (datagrams dropped, TCP bytes held) for the cut time, then heals; a session per remote observer polls it every 10 ms and the catch-up is the time from the heal until it shows the last write acknowledged before the heal. Measuring sessions reconnect every 20 ms while disconnected, so the time is the servers', not a client's back-off. The cut is not the same for both: the proxy holds ZooKeeper's TCP bytes and delivers them on the heal, so its connections resume with no loss to recover from (on a real network TCP would be in its retransmission back-off); zoogate's QUIC datagrams are dropped, as a real cut drops packets, so its relay opens a new connection after the heal and fetches the DIFF in QUIC slow start.\n")
 	p("- Reads: `zoogate bench --mode mixed --read-ratio 1 --sessions 64 --outstanding 4` against the two remote observers.\n")
+	p("- Read-only clients: `zoogate bench wan --mode ro-reads`: one client per remote observer that sets the readOnly flag reads `/` every 10 ms and reconnects at once when it loses its connection; the share of reads answered during the cut (a read tried while disconnected counts as not answered). ZooKeeper runs this in its own deployment with `-Dreadonlymode.enabled=true` and `localSessionsEnabled=true` (its read-only mode takes new sessions only with local sessions); zoogate as it comes (`read_only = true`).\n")
 	p("- New sessions: `zoogate bench wan --mode sessions`: one new session after another on each remote observer, timed from the dial to the ConnectResponse. ZooKeeper's observers run with its default global sessions (its `localSessionsEnabled` is off by default); zoogate's sessions on observers are local by default (`local_sessions = true`) and made on the spot; with `local_sessions = false` (its own deployment, one observer) they go through the leader like ZooKeeper's.\n\n")
 	p("## Run\n\n")
 	for _, m := range metas {
