@@ -26,9 +26,16 @@ import (
 // the client starts a new session). No ephemeral can be created anyway.
 
 // readOnlyGrace is how long a server must have stopped serving before it
-// takes read-only clients: ZooKeeper waits max(2 s, tickTime), so that a
-// quick election does not send clients into read-only mode and back.
+// takes read-only clients. A voter waits max(2 s, tickTime), as ZooKeeper
+// does, so that a quick election does not send clients into read-only mode
+// and back. An observer or relay that is not serving has lost its
+// upstream (a relay gone, the WAN cut): no election of its own to wait
+// for, so it takes them at once, and a read-only client loses only the
+// reads of its reconnection (measured by bench-wan's ro-reads).
 func (s *Server) readOnlyGrace() time.Duration {
+	if s.cfg.Cluster != nil && s.cfg.Cluster.Observer {
+		return 0
+	}
 	return max(2*time.Second, s.cfg.Tick)
 }
 
