@@ -560,3 +560,14 @@ func dumpTree(t *testing.T, c zkConn, root string) []string {
 	}
 	return out
 }
+
+// cutWrite creates /cutNNN (data: its path) through c, a client of the
+// primary while the remote site is cut, and returns the path.
+func cutWrite(t *testing.T, c *zk.Conn, n int) string {
+	t.Helper()
+	p := fmt.Sprintf("/cut%03d", n)
+	if _, err := c.Create(p, []byte(p), 0, zkACL); err != nil {
+		t.Fatalf("write in the primary during the cut: %v", err)
+	}
+	return p
+}

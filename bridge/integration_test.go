@@ -137,13 +137,7 @@ func TestCutAndHealCatchesUpByDiff(t *testing.T) {
 	d.step("cutting the relay's WAN")
 	d.emus[relayID].Cut()
 	var written []string
-	write := func() {
-		p := fmt.Sprintf("/cut%03d", len(written))
-		if _, err := lc.Create(p, []byte(p), 0, zkACL); err != nil {
-			t.Fatalf("write in the primary during the cut: %v", err)
-		}
-		written = append(written, p)
-	}
+	write := func() { written = append(written, cutWrite(t, lc, len(written))) }
 	waitFor(t, "the relay to leave its upstream and the observer its relay", 10*time.Second, func() bool {
 		write() // writes go on in the primary meanwhile
 		return !d.servers[relayID].Serving() && !d.servers[obsID].Serving()

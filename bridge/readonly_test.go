@@ -132,13 +132,7 @@ func TestCutSiteServesReadOnly(t *testing.T) {
 	d.emus[relayID].Cut()
 	cutAt := time.Now()
 	var written []string
-	write := func() {
-		p := fmt.Sprintf("/cut%03d", len(written))
-		if _, err := lc.Create(p, []byte(p), 0, zkACL); err != nil {
-			t.Fatalf("write in the primary during the cut: %v", err)
-		}
-		written = append(written, p)
-	}
+	write := func() { written = append(written, cutWrite(t, lc, len(written))) }
 	waitFor(t, "the relay and the observer in read-only mode", 15*time.Second, func() bool {
 		write()
 		return fourLetter(t, relayAddr, "isro") == "ro" && fourLetter(t, obsAddr, "isro") == "ro"

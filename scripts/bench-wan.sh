@@ -149,9 +149,21 @@ zk_wan_setup() {
   PROXY_ARGS=("${proxyargs[@]}")
 }
 
+# zoogate_voter_lines prints a voter's [[node]] keys of the primary site,
+# its WAN address behind the proxy (wan_advertise), and adds the proxy's
+# mapping to the caller's proxyargs.
+zoogate_voter_lines() {
+  local wanp pwan
+  wanp=$(free_port); pwan=$(free_port)
+  proxyargs+=(--udp "127.0.0.1:$pwan=127.0.0.1:$wanp")
+  echo 'site = "primary"'; echo 'role = "voter"'
+  echo "peer = \"127.0.0.1:$(free_port)\""; echo "election = \"127.0.0.1:$(free_port)\""
+  echo "wan = \"127.0.0.1:$wanp\""; echo "wan_advertise = \"127.0.0.1:$pwan\""
+}
+
 # ---- zoogate: 3 voters, a relay and NOBS observers of site "remote" ----------
 zoogate_wan_setup() {
-  local sys=$1 nobs=$2 id dir cport cfg="$1/zoogate.toml" n=$((4 + nobs)) proxyargs=() wanp pwan
+  local sys=$1 nobs=$2 id dir cport cfg="$1/zoogate.toml" n=$((4 + nobs)) proxyargs=()
   {
     echo '[cluster]'; echo 'name = "benchwan"'; echo "tick = \"${TICK_MS}ms\""
     echo 'init_limit = 10'; echo 'sync_limit = 5'; echo 'max_client_cnxns = 0'
@@ -169,11 +181,7 @@ zoogate_wan_setup() {
       echo "client = \"127.0.0.1:$cport\""
       echo "data_dir = \"$dir/data\""; echo 'log_level = "warn"'
       if [ "$id" -le 3 ]; then
-        wanp=$(free_port); pwan=$(free_port)
-        proxyargs+=(--udp "127.0.0.1:$pwan=127.0.0.1:$wanp")
-        echo 'site = "primary"'; echo 'role = "voter"'
-        echo "peer = \"127.0.0.1:$(free_port)\""; echo "election = \"127.0.0.1:$(free_port)\""
-        echo "wan = \"127.0.0.1:$wanp\""; echo "wan_advertise = \"127.0.0.1:$pwan\""
+        zoogate_voter_lines
         echo "tls_cert = \"$sys/tls/node-$id.crt\""; echo "tls_key = \"$sys/tls/node-$id.key\""
         echo primary > "$dir/site"
       elif [ "$id" = 4 ]; then
@@ -291,7 +299,7 @@ measure() {
 # zoogate_sites_setup SYSDIR NSITES MODE: 3 voters and NSITES remote sites
 # with one relay each (no observers), relay_upstream = MODE.
 zoogate_sites_setup() {
-  local sys=$1 nsites=$2 mode=$3 id dir cport cfg="$1/zoogate.toml" proxyargs=() wanp pwan k
+  local sys=$1 nsites=$2 mode=$3 id dir cport cfg="$1/zoogate.toml" proxyargs=() k
   {
     echo '[cluster]'; echo 'name = "benchcpu"'; echo "tick = \"${TICK_MS}ms\""
     echo 'init_limit = 10'; echo 'sync_limit = 5'; echo 'max_client_cnxns = 0'
@@ -309,11 +317,7 @@ zoogate_sites_setup() {
       echo "data_dir = \"$dir/data\""; echo 'log_level = "warn"'
       echo "tls_cert = \"$sys/tls/node-$id.crt\""; echo "tls_key = \"$sys/tls/node-$id.key\""
       if [ "$id" -le 3 ]; then
-        wanp=$(free_port); pwan=$(free_port)
-        proxyargs+=(--udp "127.0.0.1:$pwan=127.0.0.1:$wanp")
-        echo 'site = "primary"'; echo 'role = "voter"'
-        echo "peer = \"127.0.0.1:$(free_port)\""; echo "election = \"127.0.0.1:$(free_port)\""
-        echo "wan = \"127.0.0.1:$wanp\""; echo "wan_advertise = \"127.0.0.1:$pwan\""
+        zoogate_voter_lines
         echo primary > "$dir/site"
       else
         echo "site = \"r$((id - 3))\""; echo 'role = "relay"'
