@@ -9,10 +9,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/zoogate/zoogate/internal/testport"
 )
 
 // Where Debian's zookeeper package puts Apache ZooKeeper 3.8.0.
@@ -223,13 +226,16 @@ func fourLetterWord(addr, cmd string, timeout time.Duration) (string, error) {
 }
 
 // freePort asks the kernel for a free loopback port.
+// freePort returns a loopback port outside the ephemeral range, so that
+// no server of this test binary listening on port 0 can take it before
+// ZooKeeper's JVM binds it (see internal/testport).
 func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := testport.Pick()
 	if err != nil {
 		return 0, err
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	_, p, _ := net.SplitHostPort(addr)
+	return strconv.Atoi(p)
 }
 
 // lockedBuffer collects a child process's output.

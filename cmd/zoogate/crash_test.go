@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+	"github.com/zoogate/zoogate/internal/testport"
 )
 
 // buildBinary compiles zoogate once for the process-level tests.
@@ -29,24 +30,12 @@ func buildBinary(t *testing.T) string {
 	return bin
 }
 
-// handedOut holds the ports freePort gave out in this test binary: the
-// kernel may hand a just-closed port out again, and two nodes of one
-// topology file must never get the same one.
-var handedOut sync.Map
-
+// freePort returns a loopback address free for TCP and UDP that no other
+// test in this binary got (see internal/testport): two nodes of one
+// topology file must never share one.
 func freePort(t *testing.T) string {
 	t.Helper()
-	for {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := l.Addr().String()
-		l.Close()
-		if _, dup := handedOut.LoadOrStore(addr, true); !dup {
-			return addr
-		}
-	}
+	return testport.Addr(t)
 }
 
 // startProcess runs `zoogate serve` and waits until it answers ruok.

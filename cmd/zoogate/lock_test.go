@@ -16,6 +16,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"github.com/zoogate/zoogate/core/server"
+	"github.com/zoogate/zoogate/internal/testport"
 )
 
 // buildLockTestBinary compiles zoogate for TestServeTwiceOnOneDataDir.
@@ -46,12 +47,7 @@ func answersRuok(addr string) bool {
 // serveUntilUp starts `zoogate serve` on dir and waits for ruok.
 func serveUntilUp(t *testing.T, bin, dir string) (*exec.Cmd, *bytes.Buffer) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := testport.Addr(t)
 	var out bytes.Buffer
 	cmd := exec.Command(bin, "serve", "--client-addr", addr, "--data-dir", dir, "--log-level", "warn")
 	cmd.Stdout, cmd.Stderr = &out, &out

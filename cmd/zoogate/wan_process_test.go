@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,23 +13,15 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+	"github.com/zoogate/zoogate/internal/testport"
 )
 
+// freeUDPPort: freePort's addresses are free for UDP too, and one set
+// serves both (a topology file forbids a TCP and a UDP listener on one
+// address).
 func freeUDPPort(t *testing.T) string {
 	t.Helper()
-	for {
-		c, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := c.LocalAddr().String()
-		c.Close()
-		// One set with freePort's: a topology file forbids a TCP and a UDP
-		// listener on one address too.
-		if _, dup := handedOut.LoadOrStore(addr, true); !dup {
-			return addr
-		}
-	}
+	return testport.Addr(t)
 }
 
 // wanSite runs a two-site deployment as processes: voters 1-3 in the

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/zoogate/zoogate/core/zab"
+	"github.com/zoogate/zoogate/internal/testport"
 )
 
 // TCP-only behaviour: handshakes, bad frames, replaced connections.
@@ -267,12 +268,7 @@ func TestTCPStaleConnectionReplaced(t *testing.T) {
 func TestTCPPeerDown(t *testing.T) {
 	t.Cleanup(func() { checkNoLeaks(t) })
 	for _, id := range []uint64{1, 3} { // dials 2 / waits for 2 to dial
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := ln.Addr().String()
-		ln.Close()
+		addr := testport.Addr(t) // nothing will listen there
 		tr, _ := startOne(t, id, map[uint64]string{2: addr}, func(c *TCPConfig) { c.ConnectWait = 200 * time.Millisecond })
 		d := newDrv(t, id, tr)
 		d.send(2, 10)

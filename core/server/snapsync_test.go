@@ -2,30 +2,21 @@ package server
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/go-zookeeper/zk"
+	"github.com/zoogate/zoogate/internal/testport"
 )
 
 // freeAddrs returns n loopback addresses that were free a moment ago.
 func freeAddrs(t *testing.T, n int) []string {
 	t.Helper()
 	var out []string
-	var lns []net.Listener
 	for i := 0; i < n; i++ {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns = append(lns, ln)
-		out = append(out, ln.Addr().String())
-	}
-	for _, ln := range lns {
-		ln.Close()
+		out = append(out, testport.Addr(t))
 	}
 	return out
 }

@@ -10,18 +10,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/zoogate/zoogate/internal/testport"
 )
 
 // startProxy runs the wanproxy command with args on a free control port
 // and returns that port's address.
 func startProxy(t *testing.T, args ...string) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	control := ln.Addr().String()
-	ln.Close()
+	control := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	var out bytes.Buffer
@@ -46,22 +43,11 @@ func startProxy(t *testing.T, args ...string) string {
 	}
 }
 
-func freeAddr(t *testing.T, network string) string {
+// freeAddr returns a loopback address free for TCP and UDP, outside the
+// ephemeral range (see internal/testport).
+func freeAddr(t *testing.T) string {
 	t.Helper()
-	if network == "udp" {
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer pc.Close()
-		return pc.LocalAddr().String()
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return testport.Addr(t)
 }
 
 // TestWANProxyTCP: bytes cross with the delay each way and are counted;
@@ -81,7 +67,7 @@ func TestWANProxyTCP(t *testing.T) {
 			go func() { defer c.Close(); _, _ = io.Copy(c, c) }()
 		}
 	}()
-	listen := freeAddr(t, "tcp")
+	listen := freeAddr(t)
 	control := startProxy(t, "--delay", "30ms", "--tcp", listen+"="+target.Addr().String())
 	c, err := net.Dial("tcp", listen)
 	if err != nil {
@@ -146,7 +132,7 @@ func TestWANProxyUDP(t *testing.T) {
 			_, _ = target.WriteTo(b[:n], from)
 		}
 	}()
-	listen := freeAddr(t, "udp")
+	listen := freeAddr(t)
 	control := startProxy(t, "--delay", "10ms", "--udp", listen+"="+target.LocalAddr().String())
 	c, err := net.Dial("udp", listen)
 	if err != nil {

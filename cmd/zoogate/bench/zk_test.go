@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/zoogate/zoogate/internal/testport"
 )
 
 // Tests run against a real Apache ZooKeeper. CI installs it (Debian package
@@ -31,15 +31,11 @@ func requireZooKeeper(t testing.TB) {
 	}
 }
 
-// freePort returns a loopback port nothing listens on right now.
+// freePort returns a loopback port nothing listens on, outside the
+// ephemeral range (see internal/testport).
 func freePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("free port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return testport.Port(t)
 }
 
 // zkProc is one Apache ZooKeeper server started by a test.
