@@ -200,6 +200,18 @@ type deployment struct {
 	// after they are set (ClusterConfig.ReadOnly, ReadOnlyMaxStaleness).
 	readOnly bool
 	maxStale time.Duration
+	// hold: the voters' RemoteSessionHold (0: expire as ZooKeeper does).
+	hold time.Duration
+}
+
+// siteOf is the deployment's topology as the servers see it: the voters
+// in "primary", the relay and the observer in "remote".
+func siteOf() map[uint64]string {
+	m := map[uint64]string{relayID: "remote", obsID: "remote"}
+	for _, id := range voterIDs {
+		m[id] = "primary"
+	}
+	return m
 }
 
 // step logs how long the test has run, to see where the time goes.
@@ -340,9 +352,11 @@ func (d *deployment) startVoters() {
 		br := d.bridge(id, Config{}, d.primary.Transport(id), nil, func(p uint64) bool { return p == relayID })
 		d.wanAddrs[id] = br.WAN().Addr().String()
 		d.startServer(id, &server.ClusterConfig{
-			AcceptLearners: true,
-			PeerLimits:     map[uint64]zab.Limits{relayID: wanLimits},
-			Transport:      br,
+			Site: "primary", SiteOf: siteOf(),
+			AcceptLearners:    true,
+			PeerLimits:        map[uint64]zab.Limits{relayID: wanLimits},
+			Transport:         br,
+			RemoteSessionHold: d.hold,
 		}, func(c *server.Config) {
 			if d.snapCount > 0 {
 				c.SnapCount = d.snapCount
@@ -435,10 +449,40 @@ func (quietLogger) Printf(string, ...any) {}
 
 // connect opens a go-zookeeper session on server id and waits for it.
 func (d *deployment) connect(id uint64) *zk.Conn {
+	d.t.Helper()
+	c, _ := d.connectWatched(id)
+	return c
+}
+
+// stateLog records the session states a client went through.
+type stateLog struct {
+	mu     sync.Mutex
+	states []zk.State
+}
+
+func (l *stateLog) add(ev zk.Event) {
+	if ev.Type != zk.EventSession {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.states = append(l.states, ev.State)
+}
+
+// saw reports whether the client went through state s.
+func (l *stateLog) saw(s zk.State) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Contains(l.states, s)
+}
+
+// connectWatched is connect that also records the session's states.
+func (d *deployment) connectWatched(id uint64) (*zk.Conn, *stateLog) {
 	t := d.t
 	t.Helper()
+	log := &stateLog{}
 	c, ev, err := zk.Connect([]string{d.servers[id].Addr().String()}, 4*time.Second,
-		zk.WithLogInfo(false), zk.WithLogger(quietLogger{}))
+		zk.WithLogInfo(false), zk.WithLogger(quietLogger{}), zk.WithEventCallback(log.add))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -451,7 +495,7 @@ func (d *deployment) connect(id uint64) *zk.Conn {
 			t.Fatalf("no session on server %d (state %v)", id, c.State())
 		}
 	}
-	return c
+	return c, log
 }
 
 // syncRead syncs c and reads path, retrying while the client reconnects

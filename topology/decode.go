@@ -266,6 +266,7 @@ var clusterFields = map[string]field[Cluster]{
 	"read_only":                boolean(func(c *Cluster) *bool { return &c.ReadOnly }),
 	"local_sessions":           boolean(func(c *Cluster) *bool { return &c.LocalSessions }),
 	"read_only_max_staleness":  duration(func(c *Cluster) *time.Duration { return &c.ReadOnlyMaxStaleness }),
+	"remote_session_hold":      duration(func(c *Cluster) *time.Duration { return &c.RemoteSessionHold }),
 }
 
 var siteFields = map[string]field[Site]{

@@ -75,6 +75,11 @@ type Cluster struct {
 	// mode: a server whose last contact with the committed stream is older
 	// serves nobody. 0 = unbounded. A site's own value overrides it.
 	ReadOnlyMaxStaleness time.Duration
+	// RemoteSessionHold (remote_session_hold) is how long the primary
+	// keeps the global sessions of a cut-off site alive: while no learner
+	// of the site is connected they are not expired, and once it is back
+	// each has its whole timeout again. 0 = expire them as ZooKeeper does.
+	RemoteSessionHold time.Duration
 
 	// RelayUpstream (relay_upstream) is what a relay follows across the
 	// WAN: RelayFollowsLeader (the default, "" reads as it) or
@@ -238,6 +243,7 @@ func DefaultClusterConfig() Cluster {
 		RelayUpstream:          RelayFollowsLeader,
 		ReadOnly:               true,
 		LocalSessions:          true,
+		RemoteSessionHold:      10 * time.Minute,
 	}
 }
 

@@ -103,6 +103,7 @@ func (c *checker) cluster() {
 	c.notNegative("purge_interval", cl.PurgeInterval, "never purge")
 	c.atLeast("global_outstanding_limit", cl.GlobalOutstandingLimit, 1, "requests")
 	c.notNegative("read_only_max_staleness", cl.ReadOnlyMaxStaleness, "unbounded")
+	c.notNegative("remote_session_hold", cl.RemoteSessionHold, "expire as ZooKeeper does")
 	switch cl.RelayUpstream {
 	case "", RelayFollowsLeader, RelayFollowsFollower:
 	default:

@@ -104,6 +104,8 @@ func TestValidationRules(t *testing.T) {
 			[]want{{"cluster.init_limit", 2, "must be at least 1"}, {"cluster.sync_limit", 3, "must be at least 1"}}},
 		{"unknown relay_upstream", "[cluster]\nrelay_upstream = \"observer\"\n" + node1,
 			[]want{{"cluster.relay_upstream", 2, `"observer", want "leader" or "follower"`}}},
+		{"negative remote_session_hold", "[cluster]\nremote_session_hold = \"-1m\"\n" + node1,
+			[]want{{"cluster.remote_session_hold", 2, "must not be negative"}}},
 		{"negative max_client_cnxns", "[cluster]\nmax_client_cnxns = -1\n" + node1,
 			[]want{{"cluster.max_client_cnxns", 2, "must be at least 0"}}},
 		{"small max_packet_size", "[cluster]\nmax_packet_size = 1023\n" + node1,

@@ -98,3 +98,17 @@ func TestClusterConfigReadOnly(t *testing.T) {
 		t.Error("read_only = false did not reach the server")
 	}
 }
+
+// TestClusterConfigRemoteSessionHold: remote_session_hold reaches the
+// servers, 10 minutes by default, "0s" turning it off; a negative one is
+// refused naming the key.
+func TestClusterConfigRemoteSessionHold(t *testing.T) {
+	def := twoSites(t, "")
+	if cc := clusterConfig(def, nodeOf(t, def, 1)); cc.RemoteSessionHold != 10*time.Minute {
+		t.Errorf("default hold %v, want 10m", cc.RemoteSessionHold)
+	}
+	off := twoSites(t, "remote_session_hold = \"0s\"")
+	if cc := clusterConfig(off, nodeOf(t, off, 1)); cc.RemoteSessionHold != 0 {
+		t.Errorf("hold %v with \"0s\"", cc.RemoteSessionHold)
+	}
+}

@@ -78,6 +78,11 @@ type ClusterConfig struct {
 	// 0: unbounded. topology's read_only_max_staleness (per site or
 	// cluster).
 	ReadOnlyMaxStaleness time.Duration
+	// RemoteSessionHold is how long a server that serves learners of other
+	// sites keeps their sessions alive while such a learner is cut off
+	// (sessionhold.go); 0: expire them as ZooKeeper does. topology's
+	// remote_session_hold.
+	RemoteSessionHold time.Duration
 	// AcceptLearners lets this server accept observers that are not in
 	// Peers (a voter of a deployment with observers, a relay).
 	AcceptLearners bool
@@ -155,6 +160,11 @@ type driver struct {
 
 	pending map[writeKey]*pendingWrite // local writes waiting for their commit
 	owners  map[int64]uint64           // leader: the voter each session is connected to (owners.go)
+	// via and cutSince hold the sessions of cut-off remote learners
+	// (sessionhold.go); heldSessions counts them for mntr.
+	via          map[int64]uint64
+	cutSince     map[uint64]time.Time
+	heldSessions atomic.Int64
 	syncs   map[uint64]*pendingWrite   // local sync() calls waiting for SyncDone
 	token   uint64
 
@@ -306,9 +316,11 @@ func (d *driver) run() {
 				}
 				s.ro.contact(heard)
 			}
-			if ls := d.node.Learners(); ls != nil || d.learners.Load() != nil {
+			ls := d.node.Learners()
+			if ls != nil || d.learners.Load() != nil {
 				d.learners.Store(&ls)
 			}
+			d.holdRemoteSessions(now, ls)
 		case <-tr.Notify():
 			d.exec.Deliver()
 		case w := <-s.writes:

@@ -60,6 +60,7 @@ func (a *clusterApplier) Apply(e zab.Entry) {
 	w.txn, w.zxid, w.raw = x, x.Zxid, e.Data
 	if x.Type == proto.OpCloseSession {
 		delete(d.owners, x.SessionID)
+		d.forgetCarrier(x.SessionID)
 	}
 	d.s.apply(w)
 }
@@ -86,13 +87,14 @@ func (n *clusterNotifier) Forwarded(from uint64, data []byte) { (*driver)(n).for
 // Pinged renews the sessions a learner saw activity for.
 // A learner that serves observers (a relay) passes them on upstream with
 // its own, so the leader, which owns expiry, hears of them.
-func (n *clusterNotifier) Pinged(_ uint64, data []byte) {
+func (n *clusterNotifier) Pinged(from uint64, data []byte) {
 	d := (*driver)(n)
 	relay := d.exec.Role() != zab.Leading
 	now := time.Now()
 	for b := data; len(b) >= 8; b = b[8:] {
 		sid := int64(binary.BigEndian.Uint64(b))
 		n.s.sessions.touch(sid, now)
+		d.carried(from, sid)
 		if relay {
 			d.touch(sid)
 		}

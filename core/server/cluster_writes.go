@@ -159,6 +159,7 @@ func (d *driver) forwarded(from uint64, b []byte) {
 		d.log.Warn("forwarded request does not decode; dropped", "error", err)
 		return
 	}
+	d.carried(from, req.SessionID) // a new session is held from its creation on
 	d.propose(req, from)
 }
 

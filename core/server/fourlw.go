@@ -269,8 +269,9 @@ func (s *Server) writeMntr(b *strings.Builder) {
 	kv("watch_count", watches)
 	kv("ephemerals_count", eph)
 	kv("approximate_data_size", size)
-	kv("global_sessions", sessions)
-	kv("local_sessions", 0)
+	local := s.local.count()
+	kv("global_sessions", sessions-local)
+	kv("local_sessions", local)
 	kv("open_file_descriptor_count", openFDs())
 	kv("max_file_descriptor_count", maxFDs())
 	kv("auth_failed_count", s.stats.authFailed.Load())
@@ -288,12 +289,14 @@ func (s *Server) writeMntr(b *strings.Builder) {
 				kv("synced_followers", st.SyncedFollowers)
 				kv("synced_non_voting_followers", 0)
 				kv("synced_observers", st.SyncedObservers)
+				kv("held_remote_sessions", d.heldSessions.Load())
 				s.writeSiteLag(kv, d)
 			} else if s.cfg.Cluster.ServeLearners {
 				// A relay, or a follower that serves relays
 				// (relay_upstream = "follower"): the observers it serves.
 				kv("learners", st.Learners)
 				kv("synced_observers", st.SyncedObservers)
+				kv("held_remote_sessions", d.heldSessions.Load())
 			}
 			if !st.Serving {
 				// Not in contact: how old its data is (what

@@ -50,6 +50,13 @@ func (l *localSessions) remove(sid int64) {
 	delete(l.ids, sid)
 }
 
+// count returns how many local sessions there are.
+func (l *localSessions) count() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.ids)
+}
+
 // all returns every local session's id.
 func (l *localSessions) all() []int64 {
 	l.mu.Lock()
