@@ -1,8 +1,6 @@
 package bridge
 
 import (
-	"bufio"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -13,92 +11,8 @@ import (
 
 	"github.com/zoogate/zoogate/core/jute"
 	"github.com/zoogate/zoogate/core/proto"
+	"github.com/zoogate/zoogate/internal/rawzk"
 )
-
-// roClient is a minimal client that asks for read-only mode (go-zookeeper
-// cannot).
-type roClient struct {
-	nc  net.Conn
-	br  *bufio.Reader
-	xid int32
-}
-
-func dialReadOnly(addr string) (*roClient, *proto.ConnectResponse, error) {
-	nc, err := net.DialTimeout("tcp", addr, 2*time.Second)
-	if err != nil {
-		return nil, nil, err
-	}
-	c := &roClient{nc: nc, br: bufio.NewReader(nc)}
-	e := jute.NewEncoder(nil)
-	(&proto.ConnectRequest{Timeout: 10000, Passwd: make([]byte, 16), HasReadOnly: true, ReadOnly: true}).Encode(e)
-	nc.SetDeadline(time.Now().Add(5 * time.Second))
-	if err := c.write(e.Bytes()); err != nil {
-		nc.Close()
-		return nil, nil, err
-	}
-	b, err := c.read()
-	if err != nil {
-		nc.Close()
-		return nil, nil, err
-	}
-	resp, err := proto.DecodeConnectResponse(b)
-	if err != nil {
-		nc.Close()
-		return nil, nil, err
-	}
-	nc.SetDeadline(time.Time{})
-	return c, resp, nil
-}
-
-func (c *roClient) write(b []byte) error {
-	var l [4]byte
-	binary.BigEndian.PutUint32(l[:], uint32(len(b)))
-	_, err := c.nc.Write(append(l[:], b...))
-	return err
-}
-
-func (c *roClient) read() ([]byte, error) {
-	var l [4]byte
-	if _, err := io.ReadFull(c.br, l[:]); err != nil {
-		return nil, err
-	}
-	b := make([]byte, binary.BigEndian.Uint32(l[:]))
-	_, err := io.ReadFull(c.br, b)
-	return b, err
-}
-
-// call sends one request and returns its reply's error code and body,
-// skipping watch notifications.
-func (c *roClient) call(op proto.Op, body func(*jute.Encoder)) (proto.Code, *jute.Decoder, error) {
-	c.xid++
-	e := jute.NewEncoder(nil)
-	proto.RequestHeader{Xid: c.xid, Type: op}.Encode(e)
-	body(e)
-	c.nc.SetDeadline(time.Now().Add(5 * time.Second))
-	defer c.nc.SetDeadline(time.Time{})
-	if err := c.write(e.Bytes()); err != nil {
-		return 0, nil, err
-	}
-	for {
-		b, err := c.read()
-		if err != nil {
-			return 0, nil, err
-		}
-		d := jute.NewDecoder(b, 0)
-		h := proto.DecodeReplyHeader(d)
-		if h.Xid == c.xid {
-			return h.Err, d, nil
-		}
-	}
-}
-
-func (c *roClient) get(path string) (string, proto.Code, error) {
-	code, d, err := c.call(proto.OpGetData, func(e *jute.Encoder) { e.String(path); e.Bool(false) })
-	if err != nil || code != 0 {
-		return "", code, err
-	}
-	return string(d.Buffer("data")), 0, nil
-}
 
 func fourLetter(t *testing.T, addr, word string) string {
 	t.Helper()
@@ -138,17 +52,17 @@ func TestCutSiteServesReadOnly(t *testing.T) {
 		return fourLetter(t, relayAddr, "isro") == "ro" && fourLetter(t, obsAddr, "isro") == "ro"
 	})
 	d.step(fmt.Sprintf("read-only %.1fs after the cut", time.Since(cutAt).Seconds()))
-	var clients []*roClient
+	var clients []*rawzk.Conn
 	for _, addr := range []string{relayAddr, obsAddr} {
-		c, resp, err := dialReadOnly(addr)
+		c, resp, err := rawzk.Dial(addr, true)
 		if err != nil || !resp.ReadOnly {
 			t.Fatalf("read-only client to %s: %+v %v", addr, resp, err)
 		}
-		defer c.nc.Close()
-		if data, code, err := c.get("/before"); err != nil || code != 0 || data != "1" {
+		defer c.Close()
+		if data, code, err := c.Get("/before"); err != nil || code != 0 || data != "1" {
 			t.Fatalf("read-only read on %s: %q %d %v", addr, data, code, err)
 		}
-		code, _, err := c.call(proto.OpSetData, func(e *jute.Encoder) { e.String("/before"); e.Buffer([]byte("2")); e.Int(-1) })
+		code, _, err := c.Call(proto.OpSetData, func(e *jute.Encoder) { e.String("/before"); e.Buffer([]byte("2")); e.Int(-1) })
 		if err != nil || code != proto.CodeNotReadOnly {
 			t.Fatalf("a write on read-only %s: code %d %v, want NotReadOnly", addr, code, err)
 		}
@@ -160,7 +74,7 @@ func TestCutSiteServesReadOnly(t *testing.T) {
 	// Reads go on until the staleness bound closes the clients.
 	for _, c := range clients {
 		for {
-			_, code, err := c.get("/before")
+			_, code, err := c.Get("/before")
 			if err != nil {
 				if !errors.Is(err, io.EOF) && !isConnReset(err) {
 					t.Fatalf("read-only client: %v", err)
@@ -183,7 +97,7 @@ func TestCutSiteServesReadOnly(t *testing.T) {
 	if got := fourLetter(t, obsAddr, "isro"); got != "null" {
 		t.Fatalf("isro on the observer past the bound: %q", got)
 	}
-	if _, _, err := dialReadOnly(obsAddr); err == nil {
+	if _, _, err := rawzk.Dial(obsAddr, true); err == nil {
 		t.Fatal("a read-only client was answered past the staleness bound")
 	}
 	for range 5 {

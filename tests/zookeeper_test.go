@@ -42,6 +42,11 @@ type zkOptions struct {
 	StartTimeout      time.Duration
 	ExtendedTypes     bool   // TTL nodes (zookeeper.extendedTypesEnabled)
 	SuperDigest       string // "" = no super user
+	// Cfg are more zoo.cfg lines (an ensemble's server.N lines), Props
+	// more system properties ("readonlymode.enabled=true").
+	Cfg, Props []string
+	// Main is the class run; "" = ZooKeeperServerMain (standalone).
+	Main string
 }
 
 // defaultZKOptions matches startZoogate's server: what the differential
@@ -121,6 +126,16 @@ func launchZooKeeper(t testing.TB, java string, opt zkOptions) (*zkServer, error
 	if err != nil {
 		return nil, err
 	}
+	z, err := spawnZooKeeper(t, java, opt, dir, port)
+	if err != nil {
+		return nil, err
+	}
+	return z, z.waitServing(opt.StartTimeout)
+}
+
+// spawnZooKeeper starts a ZooKeeper JVM with a zoo.cfg in dir serving
+// clients on port, and kills it when the test ends; it does not wait.
+func spawnZooKeeper(t testing.TB, java string, opt zkOptions, dir string, port int) (*zkServer, error) {
 	cfg := fmt.Sprintf(`tickTime=%d
 dataDir=%s
 clientPort=%d
@@ -130,6 +145,9 @@ maxClientCnxns=0
 4lw.commands.whitelist=*
 admin.enableServer=false
 `, opt.TickMillis, filepath.Join(dir, "data"), port, opt.MaxSessionTimeout.Milliseconds())
+	for _, l := range opt.Cfg {
+		cfg += l + "\n"
+	}
 	cfgPath := filepath.Join(dir, "zoo.cfg")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		return nil, err
@@ -148,7 +166,14 @@ admin.enableServer=false
 	if opt.SuperDigest != "" {
 		args = append(args, "-Dzookeeper.DigestAuthenticationProvider.superDigest="+opt.SuperDigest)
 	}
-	args = append(args, "-cp", cp, zkMainCls, cfgPath)
+	for _, p := range opt.Props {
+		args = append(args, "-D"+p)
+	}
+	main := opt.Main
+	if main == "" {
+		main = zkMainCls
+	}
+	args = append(args, "-cp", cp, main, cfgPath)
 	cmd := exec.Command(java, args...)
 	cmd.Dir = dir
 	out := &lockedBuffer{}
@@ -164,19 +189,25 @@ admin.enableServer=false
 			t.Logf("zookeeper output:\n%s", z.out.String())
 		}
 	})
-	deadline := time.Now().Add(opt.StartTimeout)
+	return z, nil
+}
+
+// waitServing waits until the server serves (see serving), and stops it
+// if it exits or does not within timeout.
+func (z *zkServer) waitServing(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
 	for {
 		select {
 		case <-z.done:
-			return nil, fmt.Errorf("zookeeper exited during start-up:\n%s", out.String())
+			return fmt.Errorf("zookeeper exited during start-up:\n%s", z.out.String())
 		default:
 		}
 		if serving(z.Addr) {
-			return z, nil
+			return nil
 		}
 		if time.Now().After(deadline) {
 			z.Stop()
-			return nil, fmt.Errorf("no imok from %s after %v:\n%s", z.Addr, opt.StartTimeout, out.String())
+			return fmt.Errorf("no imok from %s after %v:\n%s", z.Addr, timeout, z.out.String())
 		}
 		time.Sleep(50 * time.Millisecond) // poll interval of the ruok condition
 	}
