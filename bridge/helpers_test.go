@@ -202,6 +202,8 @@ type deployment struct {
 	maxStale time.Duration
 	// hold: the voters' RemoteSessionHold (0: expire as ZooKeeper does).
 	hold time.Duration
+	// localSessions: the relay's and the observer's LocalSessions.
+	localSessions bool
 }
 
 // siteOf is the deployment's topology as the servers see it: the voters
@@ -379,8 +381,9 @@ func (d *deployment) startRelay() {
 	br := d.bridge(relayID, Config{WANPeers: wanPeers}, d.remote.Transport(relayID), dial, nil)
 	d.startServer(relayID, &server.ClusterConfig{
 		Observer: true, ServeLearners: true, AcceptLearners: true,
-		PeerLimits: limits,
-		Transport:  br,
+		PeerLimits:    limits,
+		Transport:     br,
+		LocalSessions: d.localSessions,
 	}, nil)
 }
 
@@ -389,7 +392,8 @@ func (d *deployment) startRelay() {
 func (d *deployment) startObserver() {
 	d.startServer(obsID, &server.ClusterConfig{
 		Observer: true, Upstream: relayID,
-		Transport: d.remote.Learner(obsID, relayID),
+		Transport:     d.remote.Learner(obsID, relayID),
+		LocalSessions: d.localSessions,
 	}, nil)
 }
 

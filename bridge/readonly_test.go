@@ -42,6 +42,7 @@ func TestCutSiteServesReadOnly(t *testing.T) {
 	syncRead(t, oc, "/before", "1", 5*time.Second)
 	relayAddr, obsAddr := d.servers[relayID].Addr().String(), d.servers[obsID].Addr().String()
 
+	mark := d.logs.mark()
 	d.step("cutting the relay's WAN")
 	d.emus[relayID].Cut()
 	cutAt := time.Now()
@@ -107,6 +108,9 @@ func TestCutSiteServesReadOnly(t *testing.T) {
 	d.emus[relayID].Heal()
 	d.serving(relayID, 15*time.Second)
 	d.serving(obsID, 15*time.Second)
+	if !d.logs.has(mark, "s8.server.zab", "sync", "mode=DIFF") || d.logs.has(mark, "s8.server.zab", "sync", "mode=SNAP") {
+		t.Fatal("the relay did not catch up by DIFF alone")
+	}
 	last := written[len(written)-1]
 	syncRead(t, oc, last, last, 10*time.Second)
 	for _, p := range written {
