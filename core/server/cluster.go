@@ -165,8 +165,8 @@ type driver struct {
 	via          map[int64]uint64
 	cutSince     map[uint64]time.Time
 	heldSessions atomic.Int64
-	syncs   map[uint64]*pendingWrite   // local sync() calls waiting for SyncDone
-	token   uint64
+	syncs        map[uint64]*pendingWrite // local sync() calls waiting for SyncDone
+	token        uint64
 
 	wasServing bool // as of the last role change
 
