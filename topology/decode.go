@@ -261,6 +261,8 @@ var clusterFields = map[string]field[Cluster]{
 	"purge_interval":           duration(func(c *Cluster) *time.Duration { return &c.PurgeInterval }),
 	"global_outstanding_limit": integer(func(c *Cluster) *int { return &c.GlobalOutstandingLimit }),
 	"session_secret_file":      str(func(c *Cluster) *string { return &c.SessionSecretFile }),
+	"gossip_key_file":          str(func(c *Cluster) *string { return &c.GossipKeyFile }),
+	"dynamic_observers":        boolean(func(c *Cluster) *bool { return &c.DynamicObservers }),
 	"tls_ca":                   str(func(c *Cluster) *string { return &c.TLSCA }),
 	"relay_upstream":           str(func(c *Cluster) *string { return &c.RelayUpstream }),
 	"read_only":                boolean(func(c *Cluster) *bool { return &c.ReadOnly }),
@@ -283,19 +285,21 @@ var siteFields = map[string]field[Site]{
 }
 
 var nodeFields = map[string]field[Node]{
-	"id":            decodeID,
-	"site":          str(func(n *Node) *string { return &n.Site }),
-	"role":          decodeRole,
-	"client":        str(func(n *Node) *string { return &n.Client }),
-	"peer":          str(func(n *Node) *string { return &n.Peer }),
-	"election":      str(func(n *Node) *string { return &n.Election }),
-	"gossip":        str(func(n *Node) *string { return &n.Gossip }),
-	"wan":           str(func(n *Node) *string { return &n.WAN }),
-	"wan_advertise": str(func(n *Node) *string { return &n.WANAdvertise }),
-	"tls_cert":      str(func(n *Node) *string { return &n.TLSCert }),
-	"tls_key":       str(func(n *Node) *string { return &n.TLSKey }),
-	"data_dir":      str(func(n *Node) *string { return &n.DataDir }),
-	"log_dir":       str(func(n *Node) *string { return &n.LogDir }),
+	"id":                   decodeID,
+	"site":                 str(func(n *Node) *string { return &n.Site }),
+	"role":                 decodeRole,
+	"client":               str(func(n *Node) *string { return &n.Client }),
+	"peer":                 str(func(n *Node) *string { return &n.Peer }),
+	"election":             str(func(n *Node) *string { return &n.Election }),
+	"gossip":               str(func(n *Node) *string { return &n.Gossip }),
+	"gossip_wan":           str(func(n *Node) *string { return &n.GossipWAN }),
+	"gossip_wan_advertise": str(func(n *Node) *string { return &n.GossipWANAdvertise }),
+	"wan":                  str(func(n *Node) *string { return &n.WAN }),
+	"wan_advertise":        str(func(n *Node) *string { return &n.WANAdvertise }),
+	"tls_cert":             str(func(n *Node) *string { return &n.TLSCert }),
+	"tls_key":              str(func(n *Node) *string { return &n.TLSKey }),
+	"data_dir":             str(func(n *Node) *string { return &n.DataDir }),
+	"log_dir":              str(func(n *Node) *string { return &n.LogDir }),
 	"log_level": func(d *decoder, k keyPath, v any, n *Node) {
 		var s string
 		if d.asString(k, v, &s) {

@@ -80,6 +80,12 @@ type Cluster struct {
 	// of the site is connected they are not expired, and once it is back
 	// each has its whole timeout again. 0 = expire them as ZooKeeper does.
 	RemoteSessionHold time.Duration
+	// GossipKeyFile (gossip_key_file) holds the 32-byte key (64 hex
+	// digits) that encrypts gossip; required once a node has gossip_wan.
+	GossipKeyFile string
+	// DynamicObservers (dynamic_observers) lets observers that are not in
+	// the file join a site at run time (zoogate serve --join).
+	DynamicObservers bool
 
 	// RelayUpstream (relay_upstream) is what a relay follows across the
 	// WAN: RelayFollowsLeader (the default, "" reads as it) or
@@ -118,7 +124,11 @@ type Node struct {
 	Peer     string // peer: host:port for ZAB traffic on the LAN
 	Election string // election: host:port for leader election
 	Gossip   string // gossip: host:port for memberlist ("" = no gossip)
-	WAN      string // wan: host:port for QUIC across sites (relays; voters of a multi-site file)
+	// GossipWAN (gossip_wan) is where a voter or relay joins the WAN
+	// gossip pool across sites; GossipWANAdvertise (gossip_wan_advertise)
+	// what other sites reach it at when it differs (NAT, proxies).
+	GossipWAN, GossipWANAdvertise string
+	WAN                           string // wan: host:port for QUIC across sites (relays; voters of a multi-site file)
 	// WANAdvertise (wan_advertise) is what other sites dial to reach WAN
 	// when it differs (NAT, proxies); "" = WAN.
 	WANAdvertise string

@@ -36,6 +36,8 @@ type checker struct {
 	out []*FieldError
 	// caReported: the missing tls_ca was reported once already.
 	caReported bool
+	// gossipKeyReported: the missing gossip_key_file was reported once.
+	gossipKeyReported bool
 }
 
 func (c *checker) add(k keyPath, format string, args ...any) {
@@ -246,6 +248,7 @@ func (c *checker) nodes() {
 			{"peer", n.Peer, n.Role == RoleVoter && replicated, true},
 			{"election", n.Election, n.Role == RoleVoter && voters > 1, true},
 			{"gossip", n.Gossip, false, true},
+			{"gossip_wan", n.GossipWAN, false, true},
 			{"wan", n.WAN, n.Role == RoleRelay || (n.Role == RoleVoter && multiSite), true},
 		} {
 			host := c.address(i, l, addrs)
@@ -254,6 +257,7 @@ func (c *checker) nodes() {
 			}
 		}
 		c.nodeWAN(i, n)
+		c.nodeGossipWAN(i, n)
 		c.nodeDirs(i, n, clientHost, dirs)
 		switch n.LogLevel {
 		case hclog.NoLevel, hclog.Trace, hclog.Debug, hclog.Info, hclog.Warn, hclog.Error:
@@ -354,6 +358,33 @@ func (c *checker) nodeWAN(i int, n *Node) {
 	}
 	if n.TLSKey == "" {
 		c.add(nodeKey(i, "tls_key"), "is required with wan")
+	}
+}
+
+// nodeGossipWAN checks the WAN gossip keys: voters and relays only, an
+// advertised address only with a bound one, and an encryption key.
+func (c *checker) nodeGossipWAN(i int, n *Node) {
+	if n.GossipWANAdvertise != "" {
+		if n.GossipWAN == "" {
+			c.add(nodeKey(i, "gossip_wan_advertise"), "is set but gossip_wan is not")
+		} else if _, host, err := parseHostPort(n.GossipWANAdvertise); err != nil {
+			c.add(nodeKey(i, "gossip_wan_advertise"), "%v", err)
+		} else if isUnspecified(host) {
+			c.add(nodeKey(i, "gossip_wan_advertise"), "%q is a wildcard address; other sites must be able to reach it", n.GossipWANAdvertise)
+		}
+	}
+	if n.GossipWAN == "" {
+		return
+	}
+	if n.Role == RoleObserver {
+		c.add(nodeKey(i, "gossip_wan"), "is for voters and relays: an observer gossips in its site's pool only")
+	}
+	if n.Gossip == "" {
+		c.add(nodeKey(i, "gossip"), "is required with gossip_wan: a node joins its site's pool too")
+	}
+	if c.f.Cluster.GossipKeyFile == "" && !c.gossipKeyReported {
+		c.gossipKeyReported = true
+		c.add(clusterKey("gossip_key_file"), "is required when a node has gossip_wan: gossip crossing the WAN is encrypted (zoogate tls init writes gossip.key)")
 	}
 }
 
