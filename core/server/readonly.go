@@ -175,11 +175,13 @@ func (c *conn) dispatchReadOnly(it *item) (handled bool) {
 // sessions of read-only mode: the server serves again, and their clients
 // must find a read-write server (where a local session is unknown).
 func (s *Server) leaveReadOnly() {
-	closed := s.closeReadOnlyConns()
+	// Sessions first: a client whose connection is closed here may be back
+	// at once, and must not find its read-only session still known.
 	local := s.local.takeReadOnly()
 	for _, sid := range local {
 		s.sessions.remove(sid)
 	}
+	closed := s.closeReadOnlyConns()
 	if closed > 0 || len(local) > 0 {
 		s.log.Info("serving again: closed read-only connections", "connections", closed, "local_sessions", len(local))
 	}
