@@ -1,0 +1,492 @@
+package gossip
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/memberlist"
+)
+
+// Config is one node's gossip set-up.
+type Config struct {
+	Cluster string // cluster name: the pools' label, so two deployments never mix
+	ID      uint64
+	Site    string
+	// LAN is where the node joins its site's pool (host:port, TCP and
+	// UDP); LANSeeds the pool members it tries to join (its site's other
+	// nodes' gossip addresses).
+	LAN      string
+	LANSeeds []string
+	// WAN, for voters and relays, is where the node joins the WAN pool
+	// ("" = not in it); WANAdvertise what other sites reach it at;
+	// WANSeeds the WAN pool members it tries to join.
+	WAN, WANAdvertise string
+	WANSeeds          []string
+	// Key encrypts gossip (AES-256-GCM with 32 bytes); nil = plaintext
+	// (refused with a WAN pool).
+	Key []byte
+	// RejoinInterval is how often seeds that are not alive members are
+	// joined again (after a partition memberlist forgets dead members).
+	RejoinInterval time.Duration
+	// MetaInterval bounds how often zxid and lag changes are gossiped;
+	// state, role and leader changes go out at once.
+	MetaInterval time.Duration
+	// Tune, when set, adjusts a pool's memberlist configuration (tests
+	// shorten the profiles; lan tells which pool).
+	Tune func(lan bool, c *memberlist.Config)
+	// Admit, when set, vets a member before the pools accept it (its
+	// metadata decoded): an error refuses it.
+	Admit func(m Meta, addr string) error
+}
+
+// DefaultConfig returns memberlist's LAN and WAN profiles as they are,
+// rejoining every 10 s and gossiping zxid and lag at most every second.
+func DefaultConfig() Config {
+	return Config{RejoinInterval: 10 * time.Second, MetaInterval: time.Second}
+}
+
+// ErrConfig is returned (wrapped) for a configuration Start refuses.
+var ErrConfig = errors.New("gossip: invalid configuration")
+
+// Agent is a node's membership in its pools.
+type Agent struct {
+	cfg  Config
+	log  hclog.Logger
+	lan  *memberlist.Memberlist
+	wan  *memberlist.Memberlist
+	view atomic.Pointer[View]
+
+	mu      sync.Mutex
+	meta    Meta
+	encoded []byte
+	sent    Meta // last meta pushed with UpdateNode
+	pools   [2]map[string]*entry // 0: LAN, 1: WAN; by memberlist name
+	subs    []chan struct{}
+
+	kick    chan struct{}
+	closing chan struct{}
+	done    sync.WaitGroup
+	closed  atomic.Bool
+}
+
+type entry struct {
+	meta   Meta
+	health Health
+	addr   string
+	heard  time.Time
+}
+
+// Start joins the pools (in the background: seeds that are down now are
+// retried) and returns the agent.
+func Start(cfg Config, meta Meta, log hclog.Logger) (*Agent, error) {
+	if cfg.RejoinInterval <= 0 || cfg.MetaInterval <= 0 {
+		return nil, fmt.Errorf("%w: RejoinInterval and MetaInterval must be positive", ErrConfig)
+	}
+	if cfg.WAN != "" && len(cfg.Key) == 0 {
+		return nil, fmt.Errorf("%w: a WAN pool needs a key (gossip_key_file): gossip does not cross the WAN in plaintext", ErrConfig)
+	}
+	if k := len(cfg.Key); k != 0 && k != 16 && k != 24 && k != 32 {
+		return nil, fmt.Errorf("%w: key of %d bytes (want 32)", ErrConfig, k)
+	}
+	meta.ID, meta.Site = cfg.ID, cfg.Site
+	enc, err := meta.Encode()
+	if err != nil {
+		return nil, err
+	}
+	a := &Agent{cfg: cfg, log: log, meta: meta, encoded: enc, sent: meta,
+		kick: make(chan struct{}, 1), closing: make(chan struct{})}
+	a.pools[0], a.pools[1] = map[string]*entry{}, map[string]*entry{}
+	a.publish()
+	if a.lan, err = a.create(true); err != nil {
+		return nil, err
+	}
+	if cfg.WAN != "" {
+		if a.wan, err = a.create(false); err != nil {
+			a.lan.Shutdown()
+			return nil, err
+		}
+	}
+	a.done.Add(2)
+	go a.joinLoop()
+	go a.metaLoop()
+	return a, nil
+}
+
+// create starts one pool's memberlist.
+func (a *Agent) create(lan bool) (*memberlist.Memberlist, error) {
+	var c *memberlist.Config
+	bind, advertise, name := a.cfg.LAN, "", strconv.FormatUint(a.cfg.ID, 10)
+	if lan {
+		c = memberlist.DefaultLANConfig()
+	} else {
+		c = memberlist.DefaultWANConfig()
+		bind, advertise = a.cfg.WAN, a.cfg.WANAdvertise
+		name += "." + a.cfg.Site // unique across sites, as Consul names WAN members
+	}
+	c.Name = name
+	host, port, err := splitHostPort(bind)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	c.BindAddr, c.BindPort = host, port
+	c.AdvertiseAddr, c.AdvertisePort = host, port
+	if advertise != "" {
+		if c.AdvertiseAddr, c.AdvertisePort, err = splitHostPort(advertise); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+		}
+	}
+	c.Label = "zoogate/" + a.cfg.Cluster
+	if len(a.cfg.Key) > 0 {
+		c.SecretKey = a.cfg.Key
+	}
+	pool := "lan"
+	if !lan {
+		pool = "wan"
+	}
+	c.Logger = a.log.Named(pool).StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true})
+	c.LogOutput = nil
+	d := &delegate{a: a, pool: 0}
+	if !lan {
+		d.pool = 1
+	}
+	c.Delegate, c.Events, c.Alive = d, d, d
+	if a.cfg.Tune != nil {
+		a.cfg.Tune(lan, c)
+	}
+	ml, err := memberlist.Create(c)
+	if err != nil {
+		return nil, fmt.Errorf("gossip: %s pool on %s: %w", pool, bind, err)
+	}
+	return ml, nil
+}
+
+func splitHostPort(addr string) (string, int, error) {
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("bad port in %q", addr)
+	}
+	return host, port, nil
+}
+
+// joinLoop joins the seeds that are not alive members now, at once and
+// then every RejoinInterval, until the agent closes.
+func (a *Agent) joinLoop() {
+	defer a.done.Done()
+	t := time.NewTicker(a.cfg.RejoinInterval)
+	defer t.Stop()
+	for {
+		a.rejoin(a.lan, 0, a.cfg.LANSeeds)
+		if a.wan != nil {
+			a.rejoin(a.wan, 1, a.cfg.WANSeeds)
+		}
+		select {
+		case <-a.closing:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (a *Agent) rejoin(ml *memberlist.Memberlist, pool int, seeds []string) {
+	a.mu.Lock()
+	var missing []string
+	for _, s := range seeds {
+		alive := false
+		for _, e := range a.pools[pool] {
+			if e.addr == s && e.health == Alive {
+				alive = true
+				break
+			}
+		}
+		if !alive {
+			missing = append(missing, s)
+		}
+	}
+	a.mu.Unlock()
+	if len(missing) == 0 {
+		return
+	}
+	if n, err := ml.Join(missing); err != nil && n == 0 {
+		a.log.Debug("no seed answered", "pool", poolName(pool), "seeds", missing, "error", err)
+	}
+}
+
+func poolName(pool int) string { return [...]string{"lan", "wan"}[pool] }
+
+// important reports whether a change from old to m must be gossiped at
+// once (not only zxid or lag moved).
+func important(old, m Meta) bool {
+	old.Zxid, old.LagTxns, old.LagMs = m.Zxid, m.LagTxns, m.LagMs
+	return old != m
+}
+
+// SetMeta replaces what the node gossips about itself (ID and Site are
+// kept). State, role, leader and address changes go out at once; zxid
+// and lag changes at most every MetaInterval.
+func (a *Agent) SetMeta(m Meta) error {
+	m.ID, m.Site = a.cfg.ID, a.cfg.Site
+	enc, err := m.Encode()
+	if err != nil {
+		return err
+	}
+	a.mu.Lock()
+	changed := m != a.meta
+	now := important(a.sent, m)
+	a.meta, a.encoded = m, enc
+	a.mu.Unlock()
+	if changed && now {
+		select {
+		case a.kick <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+
+// metaLoop pushes metadata changes with UpdateNode.
+func (a *Agent) metaLoop() {
+	defer a.done.Done()
+	t := time.NewTicker(a.cfg.MetaInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-a.closing:
+			return
+		case <-a.kick:
+		case <-t.C:
+		}
+		a.push()
+	}
+}
+
+// push gossips the current metadata if it changed since the last push.
+func (a *Agent) push() {
+	a.mu.Lock()
+	m := a.meta
+	due := m != a.sent
+	a.sent = m
+	a.mu.Unlock()
+	if !due {
+		return
+	}
+	for _, ml := range []*memberlist.Memberlist{a.lan, a.wan} {
+		if ml == nil {
+			continue
+		}
+		if err := ml.UpdateNode(2 * time.Second); err != nil {
+			a.log.Debug("metadata update not broadcast in time", "error", err)
+		}
+	}
+	a.mu.Lock()
+	a.publishLocked()
+	a.mu.Unlock()
+}
+
+// View returns the current live view.
+func (a *Agent) View() *View { return a.view.Load() }
+
+// Subscribe returns a channel that receives (without blocking the agent:
+// capacity one, coalesced) whenever a new view is published.
+func (a *Agent) Subscribe() <-chan struct{} {
+	ch := make(chan struct{}, 1)
+	a.mu.Lock()
+	a.subs = append(a.subs, ch)
+	a.mu.Unlock()
+	return ch
+}
+
+// NumMembers returns how many alive members each pool has (WAN -1 when
+// the node is not in it).
+func (a *Agent) NumMembers() (lan, wan int) {
+	wan = -1
+	if a.wan != nil {
+		wan = a.wan.NumMembers()
+	}
+	return a.lan.NumMembers(), wan
+}
+
+// Close announces that the node leaves (its state "leaving", then
+// memberlist's leave) and shuts the pools down.
+func (a *Agent) Close() error {
+	if !a.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	a.mu.Lock()
+	m := a.meta
+	a.mu.Unlock()
+	m.State = StateLeaving
+	if err := a.SetMeta(m); err == nil {
+		a.push()
+	}
+	close(a.closing)
+	a.done.Wait()
+	var errs []error
+	for _, ml := range []*memberlist.Memberlist{a.lan, a.wan} {
+		if ml == nil {
+			continue
+		}
+		if err := ml.Leave(time.Second); err != nil {
+			errs = append(errs, err)
+		}
+		if err := ml.Shutdown(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// publish builds a new view from the pools and tells subscribers.
+func (a *Agent) publish() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.publishLocked()
+}
+
+func (a *Agent) publishLocked() {
+	now := time.Now()
+	byID := map[uint64]*Member{}
+	self := &Member{Meta: a.meta, Health: Alive, LAN: true, WAN: a.cfg.WAN != "", Gossip: a.cfg.LAN, Heard: now}
+	byID[a.cfg.ID] = self
+	for pool, entries := range a.pools {
+		for _, e := range entries {
+			if e.meta.ID == a.cfg.ID {
+				continue
+			}
+			m := byID[e.meta.ID]
+			if m == nil {
+				m = &Member{Meta: e.meta, Health: e.health, Gossip: e.addr, Heard: e.heard}
+				byID[e.meta.ID] = m
+			} else if e.heard.After(m.Heard) {
+				// The freshest report wins the metadata; alive in
+				// either pool is alive.
+				health := m.Health
+				m.Meta, m.Gossip, m.Heard = e.meta, e.addr, e.heard
+				if health == Alive {
+					m.Health = Alive
+				} else {
+					m.Health = e.health
+				}
+			} else if e.health == Alive {
+				m.Health = Alive
+			}
+			if pool == 0 {
+				m.LAN = true
+			} else {
+				m.WAN = true
+			}
+		}
+	}
+	v := &View{Self: a.cfg.ID, Site: a.cfg.Site, At: now}
+	for _, m := range byID {
+		v.Members = append(v.Members, *m)
+	}
+	slices.SortFunc(v.Members, func(x, y Member) int {
+		switch {
+		case x.ID < y.ID:
+			return -1
+		case x.ID > y.ID:
+			return 1
+		}
+		return 0
+	})
+	a.view.Store(v)
+	for _, ch := range a.subs {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// delegate is memberlist's view of the agent for one pool.
+type delegate struct {
+	a    *Agent
+	pool int
+}
+
+var (
+	_ memberlist.Delegate      = (*delegate)(nil)
+	_ memberlist.EventDelegate = (*delegate)(nil)
+	_ memberlist.AliveDelegate = (*delegate)(nil)
+)
+
+func (d *delegate) NodeMeta(limit int) []byte {
+	d.a.mu.Lock()
+	defer d.a.mu.Unlock()
+	if len(d.a.encoded) > limit {
+		return nil // cannot happen: Encode keeps it under MaxMetaSize
+	}
+	return slices.Clone(d.a.encoded)
+}
+
+func (d *delegate) NotifyMsg([]byte)                           {}
+func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte { return nil }
+func (d *delegate) LocalState(join bool) []byte                { return nil }
+func (d *delegate) MergeRemoteState(buf []byte, join bool)     {}
+
+// NotifyAlive refuses members whose metadata does not decode, whose name
+// does not match the id they gossip, or that Admit refuses.
+func (d *delegate) NotifyAlive(n *memberlist.Node) error {
+	m, err := DecodeMeta(n.Meta)
+	if err != nil {
+		return err
+	}
+	want := strconv.FormatUint(m.ID, 10)
+	if d.pool == 1 {
+		want += "." + m.Site
+	}
+	if n.Name != want {
+		return fmt.Errorf("gossip: member %q gossips id %d (site %q): refused", n.Name, m.ID, m.Site)
+	}
+	if d.a.cfg.Admit != nil && m.ID != d.a.cfg.ID {
+		if err := d.a.cfg.Admit(m, n.Address()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *delegate) NotifyJoin(n *memberlist.Node)   { d.update(n, Alive) }
+func (d *delegate) NotifyUpdate(n *memberlist.Node) { d.update(n, Alive) }
+
+// NotifyLeave: memberlist reports dead and left members alike; a member
+// that said it was leaving has left.
+func (d *delegate) NotifyLeave(n *memberlist.Node) {
+	d.a.mu.Lock()
+	health := Dead
+	if e := d.a.pools[d.pool][n.Name]; e != nil && e.meta.State == StateLeaving {
+		health = Left
+	}
+	d.a.mu.Unlock()
+	d.update(n, health)
+}
+
+func (d *delegate) update(n *memberlist.Node, h Health) {
+	m, err := DecodeMeta(n.Meta)
+	d.a.mu.Lock()
+	defer d.a.mu.Unlock()
+	e := d.a.pools[d.pool][n.Name]
+	if err != nil {
+		if e == nil {
+			return // never admitted (NotifyAlive refuses it)
+		}
+		m = e.meta
+	}
+	if e == nil {
+		e = &entry{}
+		d.a.pools[d.pool][n.Name] = e
+	}
+	e.meta, e.health, e.addr, e.heard = m, h, n.Address(), time.Now()
+	d.a.publishLocked()
+}

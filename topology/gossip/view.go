@@ -1,0 +1,142 @@
+package gossip
+
+import (
+	"encoding/json"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// Health is memberlist's opinion of a member.
+type Health string
+
+// Healths (memberlist's node states as far as its events report them).
+const (
+	Alive Health = "alive"
+	Dead  Health = "dead"
+	Left  Health = "left"
+)
+
+// Member is one node as a View shows it, merged across the pools it is
+// in.
+type Member struct {
+	Meta
+	Health Health
+	LAN    bool      // seen in this node's site pool
+	WAN    bool      // seen in the WAN pool
+	Gossip string    // the gossip address it was last heard on
+	Heard  time.Time // when the pools last reported anything about it
+}
+
+// View is an immutable snapshot of the deployment as the pools report it.
+// Members are ordered by id; Self is the node that built it.
+type View struct {
+	Self    uint64
+	Site    string
+	At      time.Time
+	Members []Member
+}
+
+// Member returns the member with id.
+func (v *View) Member(id uint64) (Member, bool) {
+	if v == nil {
+		return Member{}, false
+	}
+	i, ok := slices.BinarySearchFunc(v.Members, id, func(m Member, id uint64) int {
+		switch {
+		case m.ID < id:
+			return -1
+		case m.ID > id:
+			return 1
+		}
+		return 0
+	})
+	if !ok {
+		return Member{}, false
+	}
+	return v.Members[i], true
+}
+
+// Leader returns the voter that leads according to the alive members: the
+// leader named by the highest epoch among alive serving members, provided
+// that voter itself is alive. 0 when there is none.
+func (v *View) Leader() (id, epoch uint64) {
+	if v == nil {
+		return 0, 0
+	}
+	for _, m := range v.Members {
+		if m.Health != Alive || m.State != StateServing || m.Leader == 0 {
+			continue
+		}
+		if m.Epoch > epoch || (m.Epoch == epoch && id == 0) {
+			id, epoch = m.Leader, m.Epoch
+		}
+	}
+	if l, ok := v.Member(id); !ok || l.Health != Alive || l.Role != "voter" {
+		return 0, 0
+	}
+	return id, epoch
+}
+
+// Relay picks the relay of site a site's observers should follow: alive,
+// serving, behind its upstream by at most maxLagTxns transactions (< 0:
+// no bound); the least lagging, the lowest id breaking ties. 0 when none
+// qualifies.
+func (v *View) Relay(site string, maxLagTxns int64) uint64 {
+	if v == nil {
+		return 0
+	}
+	var best *Member
+	for i := range v.Members {
+		m := &v.Members[i]
+		if m.Role != "relay" || m.Site != site || m.Health != Alive || m.State != StateServing {
+			continue
+		}
+		if maxLagTxns >= 0 && m.LagTxns > maxLagTxns {
+			continue
+		}
+		if best == nil || m.LagTxns < best.LagTxns {
+			best = m
+		}
+	}
+	if best == nil {
+		return 0
+	}
+	return best.ID
+}
+
+// JSONMember is a member as `gsip` and `zoogate members --json` print it.
+type JSONMember struct {
+	ID       uint64 `json:"id"`
+	Site     string `json:"site"`
+	Role     string `json:"role"`
+	State    string `json:"state"`   // memberlist's: alive, dead, left
+	Serving  string `json:"serving"` // serving, read-only, syncing, down, leaving
+	Client   string `json:"client"`
+	Leader   uint64 `json:"leader"`
+	Epoch    uint64 `json:"epoch"`
+	Upstream uint64 `json:"upstream"`
+	Zxid     string `json:"zxid"`
+	LagTxns  int64  `json:"lag_txns"`
+	LagMs    int64  `json:"lag_ms"`
+	WAN      bool   `json:"wan"`
+	Gossip   string `json:"gossip"`
+	HeardMs  int64  `json:"last_heard_ms"`
+}
+
+// JSON renders the view as a JSON list of members.
+func (v *View) JSON() []byte {
+	out := []JSONMember{}
+	if v != nil {
+		for _, m := range v.Members {
+			out = append(out, JSONMember{
+				ID: m.ID, Site: m.Site, Role: m.Role, State: string(m.Health), Serving: m.State.String(),
+				Client: m.Client, Leader: m.Leader, Epoch: m.Epoch, Upstream: m.Upstream,
+				Zxid: "0x" + strconv.FormatUint(uint64(m.Zxid), 16), LagTxns: m.LagTxns, LagMs: m.LagMs, WAN: m.WAN,
+				Gossip: m.Gossip, HeardMs: v.At.Sub(m.Heard).Milliseconds(),
+			})
+		}
+	}
+	b, _ := json.Marshal(out) // plain structs: cannot fail
+	return b
+}
