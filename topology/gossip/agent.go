@@ -66,7 +66,7 @@ type Agent struct {
 	mu      sync.Mutex
 	meta    Meta
 	encoded []byte
-	sent    Meta // last meta pushed with UpdateNode
+	sent    Meta                 // last meta pushed with UpdateNode
 	pools   [2]map[string]*entry // 0: LAN, 1: WAN; by memberlist name
 	subs    []chan struct{}
 

@@ -41,7 +41,7 @@ type Meta struct {
 	Leader, Epoch, Upstream uint64
 	// Zxid is the last transaction it applied; LagTxns and LagMs how far
 	// behind its upstream's commits it is.
-	Zxid          int64
+	Zxid           int64
 	LagTxns, LagMs int64
 }
 
