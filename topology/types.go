@@ -220,10 +220,11 @@ const (
 var KnownFourLetterWords = []string{
 	"ruok", "srvr", "stat", "conf", "cons", "envi", "mntr", "wchs", "wchc",
 	"wchp", "dump", "isro", "dirs", "crst", "srst", "gtmk", "stmk", "hash",
+	"gsip", // zoogate's: the live view of the gossip pools (zoogate members)
 }
 
 // DefaultFourLetterWords are the commands enabled when the file does not say.
-var DefaultFourLetterWords = []string{"ruok", "srvr", "stat", "mntr", "conf", "envi", "isro"}
+var DefaultFourLetterWords = []string{"ruok", "srvr", "stat", "mntr", "conf", "envi", "isro", "gsip"}
 
 // DefaultClusterConfig returns the [cluster] settings used for every key a
 // file leaves out. They are the server's defaults (core/server's

@@ -165,6 +165,7 @@ type driver struct {
 	via          map[int64]uint64
 	cutSince     map[uint64]time.Time
 	heldSessions atomic.Int64
+	route        chan uint64              // upstreams chosen by gossip (routing.go)
 	syncs        map[uint64]*pendingWrite // local sync() calls waiting for SyncDone
 	token        uint64
 
@@ -202,6 +203,7 @@ func (s *Server) newDriver(t *tree.Tree, snapZxid int64) (*driver, error) {
 	d := &driver{
 		s: s, log: s.log.Named("driver"),
 		compact: make(chan int64, 4),
+		route:   make(chan uint64, 4),
 		pending: make(map[writeKey]*pendingWrite),
 		syncs:   make(map[uint64]*pendingWrite),
 		touched: make(map[int64]struct{}),
@@ -334,6 +336,8 @@ func (d *driver) run() {
 					more = false
 				}
 			}
+		case id := <-d.route:
+			d.routeTo(id)
 		case z := <-d.compact:
 			if err := d.store.Compact(z); err != nil {
 				d.log.Debug("log view not compacted", "zxid", hexZxid(z), "error", err)

@@ -62,14 +62,18 @@ type Config struct {
 	// MaxOutboundBytes bounds what may wait to be written to one client; a
 	// client that stops reading is disconnected past it. 0 = 64 MiB.
 	MaxOutboundBytes int
+	// GossipView, when set, renders the live view of the gossip pools as
+	// JSON for the gsip four-letter word (cmd/zoogate sets it; core never
+	// sees the pools).
+	GossipView func() []byte
 }
 
 // AllFourLetterWords lists every supported four-letter word.
-var AllFourLetterWords = []string{"ruok", "srvr", "stat", "conf", "cons", "envi", "mntr", "wchs", "wchc", "wchp", "dump", "isro", "dirs", "crst", "srst", "gtmk", "stmk", "hash"}
+var AllFourLetterWords = []string{"ruok", "srvr", "stat", "conf", "cons", "envi", "mntr", "wchs", "wchc", "wchp", "dump", "isro", "dirs", "crst", "srst", "gtmk", "stmk", "hash", "gsip"}
 
 // DefaultFourLetterWords is the default whitelist: the read-only status
 // commands that do not list sessions, paths or connections.
-var DefaultFourLetterWords = []string{"ruok", "srvr", "stat", "mntr", "conf", "envi", "isro"}
+var DefaultFourLetterWords = []string{"ruok", "srvr", "stat", "mntr", "conf", "envi", "isro", "gsip"}
 
 // DefaultConfig is a standalone server on 127.0.0.1:2181 with data in ./data
 // and ZooKeeper's sample settings (tickTime 2000).

@@ -50,6 +50,13 @@ func (s *Server) runFourLetterWord(word string, br *bufio.Reader) string {
 	switch word {
 	case "ruok":
 		return "imok"
+	case "gsip":
+		// zoogate's own: the live view of the gossip pools, as JSON
+		// (zoogate members reads it); "[]" without gossip.
+		if s.cfg.GossipView == nil {
+			return "[]\n"
+		}
+		return string(s.cfg.GossipView()) + "\n"
 	case "isro":
 		switch {
 		case s.serving():

@@ -16,10 +16,13 @@ type upstreamWatch struct {
 	at    int      // index of the upstream followed now
 	after time.Duration
 	since time.Time // when it stopped being served; zero while served
+	// routed: gossip chooses the upstream (Server.SetUpstream); the
+	// static order no longer applies.
+	routed bool
 }
 
 func (u *upstreamWatch) check(d *driver, now time.Time) {
-	if len(u.order) < 2 {
+	if len(u.order) < 2 || u.routed {
 		return
 	}
 	if d.exec.Serving() {
