@@ -86,6 +86,12 @@ type Cluster struct {
 	// DynamicObservers (dynamic_observers) lets observers that are not in
 	// the file join a site at run time (zoogate serve --join).
 	DynamicObservers bool
+	// AdminTokenFile (admin_token_file) is a file holding the bearer token
+	// that the admin HTTP server (a node's admin address) requires for the
+	// commands that list sessions, paths or connections (cons, wchc, wchp,
+	// dump, ...): "Authorization: Bearer <token>". "" = no token. Relative
+	// like data_dir; the file itself is checked when a server starts.
+	AdminTokenFile string
 
 	// RelayUpstream (relay_upstream) is what a relay follows across the
 	// WAN: RelayFollowsLeader (the default, "" reads as it) or
@@ -135,6 +141,10 @@ type Node struct {
 	// TLSCert and TLSKey (tls_cert, tls_key) are this node's certificate
 	// and key (PEM) for the WAN: its identity is the id in the certificate.
 	TLSCert, TLSKey string
+	// Admin (admin) is where the admin HTTP server listens: ZooKeeper's
+	// AdminServer commands under /commands, Prometheus metrics under
+	// /metrics (docs/operations.md). "" = no admin server.
+	Admin string
 
 	// DataDir holds snapshots, epochs and a LOCK file (and the log unless
 	// LogDir is another directory). Relative paths are relative to the

@@ -250,6 +250,7 @@ func (c *checker) nodes() {
 			{"gossip", n.Gossip, false, true},
 			{"gossip_wan", n.GossipWAN, false, true},
 			{"wan", n.WAN, n.Role == RoleRelay || (n.Role == RoleVoter && multiSite), true},
+			{"admin", n.Admin, false, false},
 		} {
 			host := c.address(i, l, addrs)
 			if l.name == "client" {
