@@ -16,6 +16,7 @@ Usage:
   zoogate log dump PATH [--json]          (PATH: data dir, log dir or segment file)
   zoogate snapshot inspect PATH [--json]  (PATH: snapshot file)
   zoogate tls init --config FILE --out DIR [--force]  (session secret, CA, node certificates)
+  zoogate members --config FILE [--wan] [--json]  (the live view of the gossip pools)
   zoogate bench [flags]            (zoogate bench -h for the flags)
   zoogate version
 `
@@ -42,6 +43,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdSnapshot(args[1:], stdout, stderr)
 	case "tls":
 		return cmdTLS(args[1:], stdout, stderr)
+	case "members":
+		return cmdMembers(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, serverVersion())
 		return 0

@@ -89,6 +89,14 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "zoogate serve: --wan-emulate needs --config with a WAN topology")
 		return 1
 	}
+	var gn *gossipNode
+	if *configPath != "" {
+		var err error
+		if gn, err = startGossip(&cfg, *configPath, *id, log); err != nil {
+			fmt.Fprintf(stderr, "zoogate serve: gossip: %v\n", err)
+			return 1
+		}
+	}
 	srv, err := server.New(cfg, log)
 	if err != nil {
 		printErrors(stderr, "zoogate serve: ", err)
@@ -97,6 +105,9 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	if err := srv.Start(); err != nil {
 		fmt.Fprintf(stderr, "zoogate serve: %v\n", err)
 		return 1
+	}
+	if gn != nil {
+		gn.run(srv)
 	}
 	// SIGUSR1 takes a snapshot now; SIGINT and SIGTERM stop the server.
 	sig := make(chan os.Signal, 1)
@@ -109,6 +120,9 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		got = <-sig
 	}
 	log.Info("shutting down", "signal", got.String())
+	if gn != nil {
+		gn.close() // others route away from this node first
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(ctx); err != nil {

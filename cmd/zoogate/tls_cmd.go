@@ -23,12 +23,14 @@ import (
 
 	"github.com/zoogate/zoogate/core/server"
 	"github.com/zoogate/zoogate/topology"
+	"github.com/zoogate/zoogate/topology/gossip"
 )
 
 const tlsUsage = `usage: zoogate tls init --config FILE --out DIR [--force]
 
 Writes into DIR, for the deployment of the topology file FILE:
   session.secret           the secret that keys session passwords (0600)
+  gossip.key               the key that encrypts gossip (0600)
   ca.crt, ca.key           a deployment CA (ECDSA P-256, valid 10 years)
   node-<id>.crt            one certificate per node, signed by the CA, for
   node-<id>.key            mutual TLS (server and client auth; keys 0600)
@@ -87,10 +89,11 @@ func cmdTLS(args []string, stdout, stderr io.Writer) int {
 		secretPath = filepath.Join(*out, "session.secret")
 	}
 	fmt.Fprintf(stdout, `
-Copy session.secret to every server of the deployment (mode 0600) and add to
-the [cluster] table of %s:
+Copy session.secret and gossip.key to every server of the deployment (mode
+0600) and add to the [cluster] table of %s:
 
   session_secret_file = %q
+  gossip_key_file = %q
 
   tls_ca = %q
 
@@ -100,13 +103,20 @@ and to each [[node]] with a wan address (node <id>):
   tls_key = %q
 
 Keep ca.key off the servers: it signs node certificates.
-`, *config, secretPath, filepath.Join(*out, "ca.crt"), filepath.Join(*out, "node-<id>.crt"), filepath.Join(*out, "node-<id>.key"))
+`, *config, secretPath, filepath.Join(filepath.Dir(secretPath), "gossip.key"), filepath.Join(*out, "ca.crt"), filepath.Join(*out, "node-<id>.crt"), filepath.Join(*out, "node-<id>.key"))
 	return 0
 }
 
 // tlsFiles makes the session secret, the CA and one certificate per node.
 func tlsFiles(f *topology.File, now time.Time) ([]tlsFile, error) {
-	files := []tlsFile{{"session.secret", server.FormatSessionSecret(server.NewSessionSecret()), 0o600}}
+	gossipKey := make([]byte, 32)
+	if _, err := rand.Read(gossipKey); err != nil {
+		return nil, err
+	}
+	files := []tlsFile{
+		{"session.secret", server.FormatSessionSecret(server.NewSessionSecret()), 0o600},
+		{"gossip.key", gossip.FormatKey(gossipKey), 0o600},
+	}
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, err

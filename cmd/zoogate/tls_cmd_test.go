@@ -24,6 +24,7 @@ import (
 	"github.com/zoogate/zoogate/storage"
 	"github.com/zoogate/zoogate/storage/vfs"
 	"github.com/zoogate/zoogate/topology"
+	"github.com/zoogate/zoogate/topology/gossip"
 )
 
 func TestTLSInit(t *testing.T) {
@@ -42,7 +43,7 @@ func TestTLSInit(t *testing.T) {
 		t.Errorf("output lacks %s:\n%s", want, out.String())
 	}
 
-	modes := map[string]os.FileMode{"session.secret": 0o600, "ca.crt": 0o644, "ca.key": 0o600}
+	modes := map[string]os.FileMode{"session.secret": 0o600, "gossip.key": 0o600, "ca.crt": 0o644, "ca.key": 0o600}
 	for _, n := range f.Nodes {
 		modes[fmt.Sprintf("node-%d.crt", n.ID)] = 0o644
 		modes[fmt.Sprintf("node-%d.key", n.ID)] = 0o600
@@ -63,6 +64,11 @@ func TestTLSInit(t *testing.T) {
 		t.Errorf("%d files in the output directory, want %d", len(ents), len(modes))
 	}
 
+	if key, err := os.ReadFile(filepath.Join(dir, "gossip.key")); err != nil {
+		t.Fatal(err)
+	} else if k, err := gossip.ParseKey(key); err != nil || len(k) != 32 {
+		t.Fatalf("gossip.key: %v", err)
+	}
 	raw, _ := os.ReadFile(filepath.Join(dir, "session.secret"))
 	if secret, err := server.ParseSessionSecret(raw); err != nil || len(secret) < 32 {
 		t.Fatalf("session.secret: %v", err)

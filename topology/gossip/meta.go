@@ -2,8 +2,10 @@ package gossip
 
 import (
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // State is a node's serving state as it gossips it.
@@ -170,3 +172,25 @@ func (r *metaReader) str(field string) string {
 	r.off += int(n)
 	return s
 }
+
+// ErrKey is returned (wrapped) for a gossip key file that does not hold a
+// key.
+var ErrKey = errors.New("gossip: bad key")
+
+// ParseKey decodes a gossip_key_file: 64 hex digits (32 bytes, AES-256),
+// surrounding whitespace ignored. `zoogate tls init` writes one;
+// `openssl rand -hex 32` makes one too.
+func ParseKey(data []byte) ([]byte, error) {
+	text := strings.TrimSpace(string(data))
+	if len(text) != 64 {
+		return nil, fmt.Errorf("%w: %d characters, want 64 hex digits (32 bytes)", ErrKey, len(text))
+	}
+	key, err := hex.DecodeString(text)
+	if err != nil {
+		return nil, fmt.Errorf("%w: not hex digits: %v", ErrKey, err)
+	}
+	return key, nil
+}
+
+// FormatKey is the content of a gossip key file.
+func FormatKey(key []byte) []byte { return []byte(hex.EncodeToString(key) + "\n") }

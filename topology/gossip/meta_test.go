@@ -1,6 +1,7 @@
 package gossip
 
 import (
+	"bytes"
 	"errors"
 	"strings"
 	"testing"
@@ -68,4 +69,16 @@ func FuzzDecodeMeta(f *testing.F) {
 			t.Fatalf("re-encoded %+v decodes as %+v %v", m, m2, err)
 		}
 	})
+}
+
+func TestParseKey(t *testing.T) {
+	key := bytes.Repeat([]byte{0xab}, 32)
+	if got, err := ParseKey(append([]byte("  "), FormatKey(key)...)); err != nil || !bytes.Equal(got, key) {
+		t.Fatalf("round trip: %x %v", got, err)
+	}
+	for _, bad := range []string{"", "abcd", strings.Repeat("zz", 32), strings.Repeat("ab", 33)} {
+		if _, err := ParseKey([]byte(bad)); !errors.Is(err, ErrKey) {
+			t.Errorf("ParseKey(%q) = %v, want ErrKey", bad, err)
+		}
+	}
 }

@@ -78,31 +78,45 @@ func (v *View) Leader() (id, epoch uint64) {
 	return id, epoch
 }
 
-// Relay picks the relay of site a site's observers should follow: alive,
-// serving, behind its upstream by at most maxLagTxns transactions (< 0:
-// no bound); the least lagging, the lowest id breaking ties. 0 when none
-// qualifies.
-func (v *View) Relay(site string, maxLagTxns int64) uint64 {
+// RelayFor picks the relay of site a site's observer should follow, given
+// the one it follows now (current, 0 for none):
+//
+//  1. current, while it is an alive relay of the site serving within
+//     maxLagTxns transactions of its upstream (< 0: no bound);
+//  2. else the alive serving relay within the bound that lags least, the
+//     lowest id breaking ties;
+//  3. else (none serves: the site is cut off, or its relays are catching
+//     up) current if it is alive, or the alive relay that lags least, so
+//     that a cut site does not send its observers across the WAN;
+//  4. else 0: no relay of the site is alive, follow the primary.
+func (v *View) RelayFor(site string, current uint64, maxLagTxns int64) uint64 {
 	if v == nil {
 		return 0
 	}
-	var best *Member
+	var serving, alive *Member
 	for i := range v.Members {
 		m := &v.Members[i]
-		if m.Role != "relay" || m.Site != site || m.Health != Alive || m.State != StateServing {
+		if m.Role != "relay" || m.Site != site || m.Health != Alive {
 			continue
 		}
-		if maxLagTxns >= 0 && m.LagTxns > maxLagTxns {
-			continue
+		good := m.State == StateServing && (maxLagTxns < 0 || m.LagTxns <= maxLagTxns)
+		if good && m.ID == current {
+			return current
 		}
-		if best == nil || m.LagTxns < best.LagTxns {
-			best = m
+		if good && (serving == nil || m.LagTxns < serving.LagTxns) {
+			serving = m
+		}
+		if alive == nil || m.ID == current || (alive.ID != current && m.LagTxns < alive.LagTxns) {
+			alive = m
 		}
 	}
-	if best == nil {
-		return 0
+	switch {
+	case serving != nil:
+		return serving.ID
+	case alive != nil:
+		return alive.ID
 	}
-	return best.ID
+	return 0
 }
 
 // JSONMember is a member as `gsip` and `zoogate members --json` print it.
@@ -139,4 +153,21 @@ func (v *View) JSON() []byte {
 	}
 	b, _ := json.Marshal(out) // plain structs: cannot fail
 	return b
+}
+
+// Without returns a copy of the view in which the members ids are dead:
+// a router's own evidence (its upstream stopped serving it) before the
+// pools have concluded.
+func (v *View) Without(ids ...uint64) *View {
+	if v == nil {
+		return nil
+	}
+	w := *v
+	w.Members = slices.Clone(v.Members)
+	for i := range w.Members {
+		if slices.Contains(ids, w.Members[i].ID) {
+			w.Members[i].Health = Dead
+		}
+	}
+	return &w
 }

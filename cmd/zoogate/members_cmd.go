@@ -1,0 +1,116 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/zoogate/zoogate/topology"
+	"github.com/zoogate/zoogate/topology/gossip"
+)
+
+// cmdMembers prints the live view of the gossip pools, as a node of the
+// deployment has it: the first node of the file that answers the gsip
+// four-letter word on its client address.
+func cmdMembers(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("members", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "topology file (TOML) of the deployment")
+	wanOnly := fs.Bool("wan", false, "only the members of the WAN pool (voters and relays of every site)")
+	asJSON := fs.Bool("json", false, "print a JSON list of members instead of a table")
+	timeout := fs.Duration("timeout", 2*time.Second, "how long to wait for each node")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *configPath == "" {
+		fmt.Fprintln(stderr, "zoogate members: --config FILE is required")
+		return 2
+	}
+	f, err := topology.Load(*configPath)
+	if err != nil {
+		printErrors(stderr, "zoogate members: ", err)
+		return 1
+	}
+	var members []gossip.JSONMember
+	var from string
+	var tried []string
+	for i := range f.Nodes {
+		n := &f.Nodes[i]
+		if n.Gossip == "" {
+			continue
+		}
+		got, err := askGossip(n.Client, *timeout)
+		if err != nil {
+			tried = append(tried, fmt.Sprintf("node %d (%s): %v", n.ID, n.Client, err))
+			continue
+		}
+		members, from = got, fmt.Sprintf("node %d (%s)", n.ID, n.Client)
+		break
+	}
+	if from == "" {
+		if len(tried) == 0 {
+			fmt.Fprintf(stderr, "zoogate members: no node of %s has a gossip address\n", *configPath)
+		} else {
+			fmt.Fprintf(stderr, "zoogate members: no node answered gsip:\n  %s\n", strings.Join(tried, "\n  "))
+		}
+		return 1
+	}
+	if *wanOnly {
+		kept := members[:0]
+		for _, m := range members {
+			if m.WAN {
+				kept = append(kept, m)
+			}
+		}
+		members = kept
+	}
+	if *asJSON {
+		b, _ := json.MarshalIndent(members, "", "  ")
+		fmt.Fprintf(stdout, "%s\n", b)
+		return 0
+	}
+	fmt.Fprintf(stdout, "as seen by %s\n", from)
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSITE\tROLE\tSTATE\tSERVING\tCLIENT\tLEADER\tZXID\tLAG\tLAST HEARD")
+	for _, m := range members {
+		leader := "-"
+		if m.Leader != 0 {
+			leader = fmt.Sprint(m.Leader)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d txns / %d ms\t%s ago\n", m.ID, m.Site, m.Role, m.State, m.Serving,
+			m.Client, leader, m.Zxid, m.LagTxns, m.LagMs, (time.Duration(m.HeardMs) * time.Millisecond).Round(100*time.Millisecond))
+	}
+	tw.Flush()
+	return 0
+}
+
+// askGossip sends gsip to a node's client address and decodes its view.
+func askGossip(addr string, timeout time.Duration) ([]gossip.JSONMember, error) {
+	c, err := net.DialTimeout("tcp", addr, timeout)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(timeout))
+	if _, err := io.WriteString(c, "gsip"); err != nil {
+		return nil, err
+	}
+	b, err := io.ReadAll(bufio.NewReader(c))
+	if err != nil {
+		return nil, err
+	}
+	var out []gossip.JSONMember
+	if err := json.Unmarshal(b, &out); err != nil {
+		return nil, fmt.Errorf("not a gossip view (is gsip in four_letter_words?): %q", strings.TrimSpace(string(b)))
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no gossip on that node")
+	}
+	return out, nil
+}
