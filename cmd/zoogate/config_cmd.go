@@ -43,6 +43,8 @@ func serverConfig(f *topology.File, n *topology.Node) server.Config {
 	cfg.SnapRetainCount = c.SnapRetainCount
 	cfg.PurgeInterval = c.PurgeInterval
 	cfg.SessionSecretFile = c.SessionSecretFile // "" = the voters agree on a random secret
+	cfg.AdminAddr = n.Admin                     // "" = no admin server
+	cfg.AdminTokenFile = c.AdminTokenFile
 	return cfg
 }
 
@@ -64,6 +66,7 @@ func loadServerConfig(path string, id uint64) (server.Config, string, error) {
 	cfg := serverConfig(f, n)
 	cc := clusterConfig(f, n)
 	cfg.Cluster = cc
+	cfg.Deployment = deployment(f)
 	return cfg, level, nil
 }
 

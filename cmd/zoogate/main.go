@@ -11,7 +11,7 @@ import (
 const usage = `zoogate: a ZooKeeper-compatible coordination service
 
 Usage:
-  zoogate serve [--config FILE [--id N]] [--client-addr ADDR] [--data-dir DIR] [--log-dir DIR] [--log-level LEVEL] [--recover]
+  zoogate serve [--config FILE [--id N]] [--client-addr ADDR] [--admin-addr ADDR] [--data-dir DIR] [--log-dir DIR] [--log-level LEVEL] [--recover]
   zoogate config check FILE...
   zoogate log dump PATH [--json]          (PATH: data dir, log dir or segment file)
   zoogate snapshot inspect PATH [--json]  (PATH: snapshot file)

@@ -49,6 +49,18 @@ type Config struct {
 	// secret through the replicated state (secret.go).
 	SessionSecretFile string
 	SessionSecret     string // a secret given in code (tests, embedding); "" = none
+	// AdminAddr (a node's admin key) is where the admin HTTP server
+	// listens: ZooKeeper's AdminServer commands and Prometheus metrics
+	// (admin.go, docs/operations.md); "" = no admin server.
+	AdminAddr string
+	// AdminTokenFile ([cluster] admin_token_file) holds the bearer token
+	// the admin server asks for on the commands that list sessions, paths
+	// or connections; AdminToken is one given in code. Both "" = no token.
+	AdminTokenFile string
+	AdminToken     string
+	// Deployment describes the deployment's sites and nodes for the admin
+	// server's topology command; nil = what Cluster tells.
+	Deployment *Deployment
 
 	ContainerCheckInterval time.Duration
 	ContainerMaxPerMinute  int
@@ -134,6 +146,14 @@ func (c *Config) Validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.ClientAddr); err != nil {
 		add("ClientAddr", "%v", err)
+	}
+	if c.AdminAddr != "" {
+		if _, _, err := net.SplitHostPort(c.AdminAddr); err != nil {
+			add("AdminAddr", "%v", err)
+		}
+	}
+	if c.AdminTokenFile != "" && c.AdminToken != "" {
+		add("AdminToken", "set together with AdminTokenFile; set one")
 	}
 	if c.Tick <= 0 {
 		add("Tick", "must be positive, got %v", c.Tick)

@@ -305,6 +305,7 @@ func (c *conn) processLoop() {
 		}
 		c.stats.record(it, time.Since(it.received))
 		c.s.stats.latency(time.Since(it.received))
+		c.s.admin.observe(it, time.Since(it.received)) // Prometheus summaries (metrics.go)
 		if reply != nil {
 			c.send(reply)
 		}

@@ -59,6 +59,7 @@ type Server struct {
 	nextConn watch.ID
 
 	ln       net.Listener
+	admin    *adminServer // nil without an AdminAddr (admin.go)
 	stats    serverStats
 	closing  chan struct{}
 	once     sync.Once
@@ -91,6 +92,9 @@ func New(cfg Config, log hclog.Logger) (*Server, error) {
 		return nil, err
 	}
 	s.sessions = sessions
+	if s.admin, err = newAdminServer(s); err != nil {
+		return nil, err
+	}
 	s.committer = &memCommitter{apply: s.apply}
 	replayed := 0
 	if cfg.DataDir != "" {
@@ -139,8 +143,13 @@ func (s *Server) Start() error {
 	if err != nil {
 		return fmt.Errorf("listen on client address %s: %w", s.cfg.ClientAddr, err)
 	}
+	if err := s.admin.listen(); err != nil {
+		ln.Close()
+		return err
+	}
 	s.ln = ln
 	s.started = time.Now()
+	s.admin.serve()
 	s.log.Info("listening for clients", "addr", ln.Addr().String(), "mode", s.mode())
 	s.wg.Add(4)
 	if s.snapshotter != nil {
@@ -164,6 +173,10 @@ func (s *Server) Start() error {
 // Addr returns the listening address (useful with port 0).
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
+// AdminAddr returns the admin HTTP server's listening address (useful with
+// port 0), nil when it has none.
+func (s *Server) AdminAddr() net.Addr { return s.admin.addr() }
+
 // LastZxid returns the zxid of the last applied transaction.
 func (s *Server) LastZxid() int64 { return s.lastZxid.Load() }
 
@@ -175,6 +188,7 @@ func (s *Server) Close() error {
 		if s.ln != nil {
 			s.ln.Close()
 		}
+		s.admin.close()
 		s.connMu.Lock()
 		for _, c := range s.conns {
 			c.close()
