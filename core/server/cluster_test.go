@@ -146,6 +146,9 @@ type testCluster struct {
 	// by maxStale, for the servers started after they are set.
 	readOnly bool
 	maxStale time.Duration
+	// mod, when set, adjusts each server's config after the cluster's
+	// settings (an admin address, sites).
+	mod func(*Config)
 }
 
 func newTestCluster(t *testing.T, n int) *testCluster {
@@ -177,6 +180,9 @@ func (tc *testCluster) start(id uint64) *Server {
 		c.MaxSessionTimeout = 10 * time.Second
 		c.SessionSecret = "test-cluster"
 		c.Cluster = &ClusterConfig{Voters: tc.voters, InitLimit: 20, SyncLimit: 10, Transport: tr, ReadOnly: tc.readOnly, ReadOnlyMaxStaleness: tc.maxStale}
+		if tc.mod != nil {
+			tc.mod(c)
+		}
 	})
 	tc.servers[id] = s
 	return s
