@@ -68,7 +68,7 @@ func (d *driver) handleWrite(w *pendingWrite) {
 	if w.req.Type == opClaimSession {
 		if leading {
 			d.claim(w.req.SessionID, d.node.ID())
-		} else if err := d.node.Forward(encodeForward(w.req, nil)); err != nil {
+		} else if err := d.node.Forward(encodeForward(w.req, nil, d.node.ID())); err != nil {
 			d.log.Debug("session claim not forwarded", "session", hexZxid(w.req.SessionID), "error", err)
 		}
 		close(w.done)
@@ -86,7 +86,7 @@ func (d *driver) handleWrite(w *pendingWrite) {
 			d.fail(w)
 			return
 		}
-	} else if err := d.node.Forward(encodeForward(w.req, w.body)); err != nil {
+	} else if err := d.node.Forward(encodeForward(w.req, w.body, d.node.ID())); err != nil {
 		d.fail(w)
 		return
 	}
@@ -145,11 +145,18 @@ func (d *driver) failAll(why string) {
 	}
 }
 
-// forwarded handles a request a learner forwarded to this leader.
+// forwarded handles a request a learner forwarded to this leader. The
+// session's owner is the server that holds the client's connection (the
+// request's origin), not the learner that passed it on: an observer that
+// moves from one relay to another keeps its sessions.
 func (d *driver) forwarded(from uint64, b []byte) {
-	req, body, err := decodeForward(b)
+	req, body, origin, err := decodeForward(b)
+	owner := from
+	if origin != 0 {
+		owner = origin
+	}
 	if err == nil && req.Type == opClaimSession {
-		d.claim(req.SessionID, from)
+		d.claim(req.SessionID, owner)
 		return
 	}
 	if err == nil {
@@ -160,12 +167,14 @@ func (d *driver) forwarded(from uint64, b []byte) {
 		return
 	}
 	d.carried(from, req.SessionID) // a new session is held from its creation on
-	d.propose(req, from)
+	d.propose(req, owner)
 }
 
 // encodeForward encodes a write for the leader: the request's identity, the
-// caller's auth identities and the request body as the client sent it.
-func encodeForward(req *prep.Request, body []byte) []byte {
+// caller's auth identities, the request body as the client sent it, and
+// the id of the server holding the client's connection (relays pass the
+// bytes on unchanged).
+func encodeForward(req *prep.Request, body []byte, origin uint64) []byte {
 	e := jute.NewEncoder(make([]byte, 0, 64+len(body)))
 	e.Long(req.SessionID)
 	e.Int(req.Cxid)
@@ -177,22 +186,27 @@ func encodeForward(req *prep.Request, body []byte) []byte {
 		e.String(id.ID)
 	}
 	e.NonNullBuffer(body)
+	e.Long(int64(origin))
 	return e.Bytes()
 }
 
 var errBadForward = errors.New("malformed forwarded request")
 
 // decodeForward decodes encodeForward's bytes; the body is a view into b.
-func decodeForward(b []byte) (*prep.Request, []byte, error) {
+// origin is 0 from a server that did not send one (an older version).
+func decodeForward(b []byte) (req *prep.Request, body []byte, origin uint64, err error) {
 	d := jute.NewDecoder(b, 0).ShareBuffers()
-	req := &prep.Request{SessionID: d.Long("session"), Cxid: d.Int("cxid"), Type: proto.Op(d.Int("type")), Timeout: d.Int("timeout")}
+	req = &prep.Request{SessionID: d.Long("session"), Cxid: d.Int("cxid"), Type: proto.Op(d.Int("type")), Timeout: d.Int("timeout")}
 	n := d.VectorLen("auth", 8)
 	for i := 0; i < n; i++ {
 		req.Auth = append(req.Auth, proto.ID{Scheme: d.String("scheme"), ID: d.String("id")})
 	}
-	body := d.Buffer("body")
-	if err := d.Err(); err != nil {
-		return nil, nil, fmt.Errorf("%w: %w", errBadForward, err)
+	body = d.Buffer("body")
+	if d.Err() == nil && d.Remaining() > 0 {
+		origin = uint64(d.Long("origin"))
 	}
-	return req, body, nil
+	if err := d.Err(); err != nil {
+		return nil, nil, 0, fmt.Errorf("%w: %w", errBadForward, err)
+	}
+	return req, body, origin, nil
 }

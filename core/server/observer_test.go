@@ -280,3 +280,49 @@ func TestObserverFallsBackToThePrimary(t *testing.T) {
 		t.Fatalf("observer reads %q %v", d, err)
 	}
 }
+
+// TestObserverSessionSurvivesARelayMove: an observer moved from one relay
+// to another (SetUpstream, as gossip routing does) keeps its clients'
+// sessions: the leader knows a session's owner as the server that holds
+// its connection, not the relay that passed its writes on, so the first
+// write through the new relay is not answered SessionMoved.
+func TestObserverSessionSurvivesARelayMove(t *testing.T) {
+	for _, local := range []bool{false, true} {
+		t.Run(fmt.Sprintf("local_sessions=%v", local), func(t *testing.T) {
+			tc := newTestCluster(t, 3)
+			const relayA, relayB, obs = 7, 8, 9
+			for _, id := range []uint64{relayA, relayB, obs} {
+				tc.dirs[id] = t.TempDir()
+			}
+			tc.startLearner(relayA, func(cc *ClusterConfig) { cc.ServeLearners = true })
+			tc.startLearner(relayB, func(cc *ClusterConfig) { cc.ServeLearners = true })
+			o := tc.startLearner(obs, func(cc *ClusterConfig) { cc.Upstream, cc.LocalSessions = relayA, local })
+			tc.leader()
+			waitFor(t, "the observer serving through relay A", 10*time.Second, func() bool {
+				st := o.driver.exec.Status()
+				return st.Serving && st.Upstream == relayA
+			})
+			oc, _ := connect(t, o)
+			sid := oc.SessionID()
+			if _, err := oc.Create("/through-a", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+				t.Fatalf("write through relay A: %v", err)
+			}
+			o.SetUpstream(relayB)
+			waitFor(t, "the observer serving through relay B", 10*time.Second, func() bool {
+				st := o.driver.exec.Status()
+				return st.Serving && st.Upstream == relayB
+			})
+			waitFor(t, "the client back with its session", 10*time.Second, func() bool {
+				return oc.State() == zk.StateHasSession
+			})
+			if oc.SessionID() != sid {
+				t.Fatalf("session %x became %x", sid, oc.SessionID())
+			}
+			for i := range 3 {
+				if _, err := oc.Create(fmt.Sprintf("/through-b-%d", i), nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+					t.Fatalf("write %d through relay B with the same session: %v", i, err)
+				}
+			}
+		})
+	}
+}

@@ -10,7 +10,9 @@ import (
 
 // Session ownership (ZooKeeper's session owner, checked by its leader).
 //
-// The leader remembers which voter each session's client is connected to.
+// The leader remembers which server each session's client is connected to
+// (a voter, or an observer: the origin a forwarded request carries, not the
+// relay that passed it on).
 // A voter that accepts a reconnecting session claims it first: the claim is
 // queued ahead of the connect response, so it reaches the leader (on the
 // learner's FIFO stream, or the leader's own write queue) before any
