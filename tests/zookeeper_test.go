@@ -47,6 +47,9 @@ type zkOptions struct {
 	Cfg, Props []string
 	// Main is the class run; "" = ZooKeeperServerMain (standalone).
 	Main string
+	// Jars are more class path entries (the AdminServer's servlet API,
+	// which the zookeeper package's manifest leaves out).
+	Jars []string
 }
 
 // defaultZKOptions matches startZoogate's server: what the differential
@@ -155,6 +158,9 @@ admin.enableServer=false
 	cp := zkJar
 	if _, err := os.Stat(zkLogJar); err == nil {
 		cp += ":" + zkLogJar
+	}
+	for _, j := range opt.Jars {
+		cp += ":" + j
 	}
 	args := []string{"-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto",
 		"-Dznode.container.checkIntervalMs=3600000",
