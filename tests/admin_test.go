@@ -197,7 +197,10 @@ func adminLoad(t *testing.T, addr string) {
 // with ZooKeeper, and every alias, the "command" it answers as, "error",
 // the HTTP status, and the JSON field by field (key sets, value types;
 // not values such as versions, ports or times). Unknown commands and
-// other methods too. What differs on purpose: monitor lists only the
+// other methods too; and every ZooKeeper-named metric of zoogate's
+// /metrics is one ZooKeeper's monitor dumps, with the same kind (Debian's
+// package has no PrometheusMetricsProvider to scrape; its names are the
+// ones its monitor prints). What differs on purpose: monitor lists only the
 // mntr keys zoogate has (ZooKeeper adds ~300 JVM and pipeline internals,
 // logged here), plus zoogate's last_zxid; environment adds go.version and
 // os.procs. ZooKeeper 3.8.0's AdminServer ignores 4lw.commands.whitelist
@@ -340,6 +343,36 @@ func TestAdminAgainstZooKeeper(t *testing.T) {
 		}
 	}
 	t.Logf("ZooKeeper commands zoogate does not have: %v", missing)
+
+	// Every metric zoogate's /metrics exports is ZooKeeper's (its
+	// Prometheus names are the metrics its monitor command dumps: a gauge
+	// under its name, a summary as avg_<name>, min_<name>, ...), zoogate's
+	// own, or the Go and process collectors'.
+	zkMonitor := adminGet(t, zkBase, "/commands/monitor").body
+	metricsText := adminGet(t, zgBase, "/metrics").raw
+	zoogateMetrics := map[string]bool{"last_zxid": true, "current_epoch": true, "accepted_epoch": true,
+		"held_remote_sessions": true, "upstream": true, "upstream_last_heard_ms": true, "observer_lag_txns": true,
+		"observer_lag_ms": true, "site_lag_txns": true, "site_last_heard_ms": true, "connected_learners": true}
+	seen := 0
+	for _, line := range strings.Split(metricsText, "\n") {
+		rest, ok := strings.CutPrefix(line, "# TYPE ")
+		if !ok {
+			continue
+		}
+		name, typ, _ := strings.Cut(rest, " ")
+		if strings.HasPrefix(name, "go_") || strings.HasPrefix(name, "process_") || zoogateMetrics[name] {
+			continue
+		}
+		seen++
+		_, gauge := zkMonitor[name]
+		_, summary := zkMonitor["avg_"+name]
+		if !(typ == "gauge" && gauge || typ == "summary" && summary) {
+			t.Errorf("/metrics: %s (%s) is not a metric of ZooKeeper's monitor (gauge %v, summary %v)", name, typ, gauge, summary)
+		}
+	}
+	if seen < 15 {
+		t.Errorf("/metrics: only %d ZooKeeper metrics found:\n%s", seen, metricsText)
+	}
 
 	// An unknown command: 200 and the same error on both; another method:
 	// 405 on both (ZooKeeper's page is HTML, zoogate's JSON).
