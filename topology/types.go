@@ -90,7 +90,8 @@ type Cluster struct {
 	// that the admin HTTP server (a node's admin address) requires for the
 	// commands that list sessions, paths or connections (cons, wchc, wchp,
 	// dump, ...): "Authorization: Bearer <token>". "" = no token. Relative
-	// like data_dir; the file itself is checked when a server starts.
+	// like data_dir; the file itself is checked when a server with an
+	// admin address starts.
 	AdminTokenFile string
 
 	// RelayUpstream (relay_upstream) is what a relay follows across the
