@@ -154,6 +154,11 @@ func (g *gossipNode) gossipState(srv *server.Server) {
 	ns := srv.NodeStatus()
 	m := gossip.Meta{Role: g.n.Role.String(), Client: g.n.Client, WAN: cmp(g.n.WANAdvertise, g.n.WAN),
 		Leader: ns.Leader, Epoch: ns.Epoch, Upstream: ns.Upstream, Zxid: ns.Zxid, LagTxns: ns.LagTxns, LagMs: ns.LagMs}
+	// Behind a relay, zab knows the relay as its leader: the primary's
+	// leader is the one the relay gossips.
+	if up, ok := g.agent.View().Member(ns.Upstream); ok && up.Role == topology.RoleRelay.String() && ns.Leader == ns.Upstream {
+		m.Leader, m.Epoch = up.Leader, up.Epoch
+	}
 	switch {
 	case ns.Serving:
 		m.State = gossip.StateServing
@@ -181,7 +186,7 @@ func (g *gossipNode) close() {
 // killed is seen dead by memberlist's LAN profile only seconds later);
 // avoidFor how long it then leaves that relay out.
 const (
-	avoidAfter = time.Second
+	avoidAfter = 500 * time.Millisecond
 	avoidFor   = 15 * time.Second
 )
 
@@ -247,7 +252,7 @@ func (r *router) avoided(v *gossip.View, ns server.NodeStatus, cur uint64) []uin
 	m, _ := v.Member(cur)
 	stale := m.Health == gossip.Alive && m.State == gossip.StateServing
 	switch {
-	case ns.Serving:
+	case ns.Serving || ns.Syncing: // served, or being brought up to date
 		r.unserved = time.Time{}
 	case r.unserved.IsZero():
 		r.unserved = now

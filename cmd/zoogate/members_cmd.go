@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -37,23 +38,43 @@ func cmdMembers(args []string, stdout, stderr io.Writer) int {
 		printErrors(stderr, "zoogate members: ", err)
 		return 1
 	}
-	var members []gossip.JSONMember
-	var from string
-	var tried []string
+	// A node knows its site's pool and, a voter or relay, the WAN pool:
+	// one node per site, merged, shows every node.
+	byID := map[uint64]gossip.JSONMember{}
+	var from, tried []string
+	var sites []string // in file order; "" for a file without [[site]]
 	for i := range f.Nodes {
-		n := &f.Nodes[i]
-		if n.Gossip == "" {
-			continue
+		if s := siteName(f, &f.Nodes[i]); !slices.Contains(sites, s) {
+			sites = append(sites, s)
 		}
-		got, err := askGossip(n.Client, *timeout)
-		if err != nil {
-			tried = append(tried, fmt.Sprintf("node %d (%s): %v", n.ID, n.Client, err))
-			continue
-		}
-		members, from = got, fmt.Sprintf("node %d (%s)", n.ID, n.Client)
-		break
 	}
-	if from == "" {
+	for _, site := range sites {
+		for i := range f.Nodes {
+			n := &f.Nodes[i]
+			if n.Gossip == "" || siteName(f, n) != site {
+				continue
+			}
+			got, err := askGossip(n.Client, *timeout)
+			if err != nil {
+				tried = append(tried, fmt.Sprintf("node %d (%s): %v", n.ID, n.Client, err))
+				continue
+			}
+			from = append(from, fmt.Sprintf("node %d (%s)", n.ID, cmp(site, "the site")))
+			for _, m := range got {
+				if old, ok := byID[m.ID]; !ok || m.HeardMs < old.HeardMs {
+					m.WAN = m.WAN || old.WAN
+					byID[m.ID] = m
+				}
+			}
+			break
+		}
+	}
+	members := make([]gossip.JSONMember, 0, len(byID))
+	for _, m := range byID {
+		members = append(members, m)
+	}
+	slices.SortFunc(members, func(a, b gossip.JSONMember) int { return cmpInt(a.ID, b.ID) })
+	if len(from) == 0 {
 		if len(tried) == 0 {
 			fmt.Fprintf(stderr, "zoogate members: no node of %s has a gossip address\n", *configPath)
 		} else {
@@ -75,7 +96,7 @@ func cmdMembers(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%s\n", b)
 		return 0
 	}
-	fmt.Fprintf(stdout, "as seen by %s\n", from)
+	fmt.Fprintf(stdout, "as seen by %s\n", strings.Join(from, ", "))
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tSITE\tROLE\tSTATE\tSERVING\tCLIENT\tLEADER\tZXID\tLAG\tLAST HEARD")
 	for _, m := range members {
@@ -87,6 +108,16 @@ func cmdMembers(args []string, stdout, stderr io.Writer) int {
 			m.Client, leader, m.Zxid, m.LagTxns, m.LagMs, (time.Duration(m.HeardMs) * time.Millisecond).Round(100*time.Millisecond))
 	}
 	tw.Flush()
+	return 0
+}
+
+func cmpInt(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
 	return 0
 }
 

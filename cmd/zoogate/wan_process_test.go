@@ -35,6 +35,19 @@ type wanSite struct {
 // newWANSite starts three voters, a relay (4) and an observer (5) of site
 // "eu"; clusterExtra is added to the [cluster] table.
 func newWANSite(t *testing.T, clusterExtra ...string) *wanSite {
+	return newWANLayout(t, wanLayout{relays: 1, observers: 1}, clusterExtra...)
+}
+
+// wanLayout is the remote site "eu" of a WAN deployment: ids 4.. are its
+// relays, then its observers; gossip gives every node gossip addresses
+// (voters and relays a WAN pool too, with tls init's gossip.key).
+type wanLayout struct {
+	relays, observers int
+	gossip            bool
+}
+
+// newWANLayout starts three voters and the remote site of l.
+func newWANLayout(t *testing.T, l wanLayout, clusterExtra ...string) *wanSite {
 	bin := buildBinary(t)
 	dir := t.TempDir()
 	pc := &procCluster{t: t, bin: bin, dir: dir, client: map[int]string{}, procs: map[int]*exec.Cmd{}}
@@ -42,25 +55,35 @@ func newWANSite(t *testing.T, clusterExtra ...string) *wanSite {
 	tls := filepath.Join(dir, "tls")
 	fmt.Fprintf(&b, "[cluster]\nname = \"wan-test\"\ntick = \"500ms\"\ninit_limit = 10\nsync_limit = 4\nmax_client_cnxns = 0\nfour_letter_words = [\"*\"]\ntls_ca = %q\n",
 		filepath.Join(tls, "ca.crt"))
+	if l.gossip {
+		fmt.Fprintf(&b, "gossip_key_file = %q\n", filepath.Join(tls, "gossip.key"))
+	}
+	last := 3 + l.relays + l.observers
 	for _, l := range clusterExtra {
 		b.WriteString(l + "\n")
 	}
 	b.WriteString("\n[[site]]\nname = \"primary\"\nprimary = true\n\n[[site]]\nname = \"eu\"\n")
-	for id := 1; id <= 5; id++ {
+	for id := 1; id <= last; id++ {
 		pc.client[id] = freePort(t)
-		site, role, extra := "primary", "voter", ""
-		switch id {
-		case 4:
-			site, role = "eu", "relay"
-		case 5:
+		site, role := "primary", "voter"
+		switch {
+		case id > 3+l.relays:
 			site, role = "eu", "observer"
+		case id > 3:
+			site, role = "eu", "relay"
 		}
-		if id <= 5 { // the observer too: it falls back to the primary over its own WAN link
-			extra = fmt.Sprintf("peer = %q\nwan = %q\ntls_cert = %q\ntls_key = %q\n", freePort(t), freeUDPPort(t),
-				filepath.Join(tls, fmt.Sprintf("node-%d.crt", id)), filepath.Join(tls, fmt.Sprintf("node-%d.key", id)))
-		}
+		// Every node, the observers too (they fall back to the primary
+		// over their own WAN link).
+		extra := fmt.Sprintf("peer = %q\nwan = %q\ntls_cert = %q\ntls_key = %q\n", freePort(t), freeUDPPort(t),
+			filepath.Join(tls, fmt.Sprintf("node-%d.crt", id)), filepath.Join(tls, fmt.Sprintf("node-%d.key", id)))
 		if id <= 3 {
 			extra += fmt.Sprintf("election = %q\n", freePort(t))
+		}
+		if l.gossip {
+			extra += fmt.Sprintf("gossip = %q\n", freePort(t))
+			if role != "observer" {
+				extra += fmt.Sprintf("gossip_wan = %q\n", freePort(t))
+			}
 		}
 		fmt.Fprintf(&b, "\n[[node]]\nid = %d\nsite = %q\nrole = %q\nclient = %q\n%sdata_dir = %q\n",
 			id, site, role, pc.client[id], extra, filepath.Join(dir, fmt.Sprintf("n%d", id)))
@@ -75,7 +98,7 @@ func newWANSite(t *testing.T, clusterExtra ...string) *wanSite {
 	}
 	start := func(id int) {
 		args := []string{"serve", "--config", pc.config, "--id", fmt.Sprint(id)}
-		if id == 4 {
+		if id > 3 && id <= 3+l.relays {
 			args = append(args, "--wan-emulate", "delay=20ms")
 		}
 		logf, _ := os.OpenFile(filepath.Join(dir, fmt.Sprintf("n%d.log", id)), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
@@ -91,7 +114,7 @@ func newWANSite(t *testing.T, clusterExtra ...string) *wanSite {
 			pc.kill(id)
 		}
 	})
-	for id := 1; id <= 5; id++ {
+	for id := 1; id <= last; id++ {
 		start(id)
 	}
 	return &wanSite{procCluster: pc, start: start}

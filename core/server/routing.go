@@ -15,8 +15,7 @@ import (
 // NodeStatus is the server's state as its node gossips it.
 type NodeStatus struct {
 	// Serving: it serves reads and writes; ReadOnly: it serves read-only
-	// clients only; Syncing: it follows an upstream that has not brought
-	// it up to date yet.
+	// clients only; Syncing: its upstream is bringing it up to date.
 	Serving, ReadOnly, Syncing bool
 	// Leader is the voter it follows (itself on the leader), 0 if none;
 	// Epoch the leader's epoch; Upstream the server it streams from.
@@ -46,7 +45,10 @@ func (s *Server) NodeStatus() NodeStatus {
 	if st.Role == zab.Leading {
 		ns.Leader = s.cfg.ServerID
 	}
-	ns.Syncing = !ns.Serving && st.Role != zab.Looking
+	// Past discovery: the upstream answered and is sending its DIFF,
+	// TRUNC or snapshot (a learner still dialing a dead relay is in
+	// discovery).
+	ns.Syncing = !ns.Serving && st.Role != zab.Looking && (st.Phase == "sync" || st.Phase == "synced")
 	if st.Role == zab.Observing || st.Role == zab.Following {
 		ns.LagTxns = st.Lag
 		if st.Lag > 0 {

@@ -368,17 +368,10 @@ func (a *Agent) publishLocked() {
 				m = &Member{Meta: e.meta, Health: e.health, Gossip: e.addr, Heard: e.heard}
 				byID[e.meta.ID] = m
 			} else if e.heard.After(m.Heard) {
-				// The freshest report wins the metadata; alive in
-				// either pool is alive.
-				health := m.Health
-				m.Meta, m.Gossip, m.Heard = e.meta, e.addr, e.heard
-				if health == Alive {
-					m.Health = Alive
-				} else {
-					m.Health = e.health
-				}
-			} else if e.health == Alive {
-				m.Health = Alive
+				// The freshest report wins: a node the LAN pool has
+				// just found dead is dead, though the WAN profile
+				// (slower by design) still thinks it alive.
+				m.Meta, m.Health, m.Gossip, m.Heard = e.meta, e.health, e.addr, e.heard
 			}
 			if pool == 0 {
 				m.LAN = true

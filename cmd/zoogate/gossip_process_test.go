@@ -1,0 +1,206 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"github.com/zoogate/zoogate/topology/gossip"
+)
+
+// members runs `zoogate members --json` against the deployment.
+func (ws *wanSite) members(t *testing.T, extra ...string) []gossip.JSONMember {
+	t.Helper()
+	var out, errb bytes.Buffer
+	if rc := run(append([]string{"members", "--config", ws.config, "--json"}, extra...), &out, &errb); rc != 0 {
+		t.Logf("zoogate members: rc %d: %s", rc, errb.String())
+		return nil
+	}
+	var ms []gossip.JSONMember
+	if err := json.Unmarshal(out.Bytes(), &ms); err != nil {
+		t.Fatalf("zoogate members --json: %v\n%s", err, out.String())
+	}
+	return ms
+}
+
+func memberByID(ms []gossip.JSONMember, id int) (gossip.JSONMember, bool) {
+	for _, m := range ms {
+		if m.ID == uint64(id) {
+			return m, true
+		}
+	}
+	return gossip.JSONMember{}, false
+}
+
+// TestGossipRelayFailover runs a two-site deployment with gossip as real
+// processes: three voters, and in site "eu" two relays (4, 5) and an
+// observer (6). zoogate members shows every node alive with its role and
+// the leader. With a client writing through the observer, the relay the
+// observer follows is killed (SIGKILL): the observer moves to the other
+// relay from the live view and applies new commits again; the pools then
+// report the relay dead; no write acknowledged to the client is missing.
+func TestGossipRelayFailover(t *testing.T) {
+	ws := newWANLayout(t, wanLayout{relays: 2, observers: 1, gossip: true})
+	mode, mntr := ws.mode, ws.mntr
+	lead := 0
+	waitUntil(t, "a leader, both relays and the observer serving", 45*time.Second, func() bool {
+		lead = 0
+		for id := 1; id <= 3; id++ {
+			if mode(id) == "leader" {
+				lead = id
+			}
+		}
+		return lead != 0 && mode(4) == "relay" && mode(5) == "relay" && mode(6) == "observer"
+	})
+	var ms []gossip.JSONMember
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("last members seen: %+v", ms)
+			ws.dumpLogs()
+		}
+	})
+	waitUntil(t, "zoogate members to show six alive members and the leader", 20*time.Second, func() bool {
+		ms = ws.members(t)
+		if len(ms) != 6 {
+			return false
+		}
+		for _, m := range ms {
+			if m.State != "alive" || m.Serving != "serving" || m.Leader != uint64(lead) {
+				return false
+			}
+		}
+		return true
+	})
+	for id, role := range map[int]string{1: "voter", 4: "relay", 5: "relay", 6: "observer"} {
+		if m, _ := memberByID(ms, id); m.Role != role || (id > 3) != (m.Site == "eu") {
+			t.Errorf("member %d: role %q site %q", id, m.Role, m.Site)
+		}
+	}
+	if wan := ws.members(t, "--wan"); len(wan) != 5 {
+		t.Errorf("zoogate members --wan lists %d members, want the 3 voters and 2 relays", len(wan))
+	}
+	first, _ := strconv.Atoi(mntr(6, "zk_upstream"))
+	if first != 4 && first != 5 {
+		t.Fatalf("the observer follows %d, want a relay of its site", first)
+	}
+	other := 9 - first
+
+	// A client of the observer writes all along.
+	obs, _, err := zk.Connect([]string{ws.client[6]}, 10*time.Second, zk.WithLogInfo(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer obs.Close()
+	var mu sync.Mutex
+	var acked []string
+	var lastErr error
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			p := fmt.Sprintf("/w%04d", i)
+			_, err := obs.Create(p, nil, 0, zk.WorldACL(zk.PermAll))
+			mu.Lock()
+			if err == nil {
+				acked = append(acked, p)
+			} else {
+				lastErr = err
+			}
+			mu.Unlock()
+		}
+	}()
+	leader, _, err := zk.Connect([]string{ws.client[lead]}, 10*time.Second, zk.WithLogInfo(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer leader.Close()
+	waitUntil(t, "writes through the observer", 10*time.Second, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(acked) >= 20
+	})
+
+	ws.kill(first)
+	killed := time.Now()
+	// A commit made after the kill reaches the observer through the other
+	// relay.
+	if _, err := leader.Create("/after-kill", nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	_, st, err := leader.Exists("/after-kill")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var took time.Duration
+	waitUntil(t, "the observer to follow the other relay and apply new commits", 20*time.Second, func() bool {
+		z, err := strconv.ParseInt(strings.TrimPrefix(mntr(6, "zk_last_zxid"), "0x"), 16, 64)
+		if err != nil || z < st.Czxid || mntr(6, "zk_upstream") != strconv.Itoa(other) {
+			return false
+		}
+		took = time.Since(killed)
+		return true
+	})
+	if !fourLetterSeesPath(ws.client[6], "/after-kill") {
+		t.Fatal("a fresh client of the observer does not read /after-kill")
+	}
+	t.Logf("relay %d killed: the observer applied new commits through relay %d after %v", first, other, took.Round(time.Millisecond))
+	mu.Lock()
+	before := len(acked)
+	mu.Unlock()
+	waitUntil(t, "writes through the observer to go on", 15*time.Second, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(acked) < before+20 {
+			t.Logf("writer: %d acknowledged, last error %v", len(acked), lastErr)
+			return false
+		}
+		return true
+	})
+	waitUntil(t, "the pools to report the killed relay dead", 30*time.Second, func() bool {
+		ms = ws.members(t)
+		m, ok := memberByID(ms, first)
+		return ok && m.State == "dead"
+	})
+	close(stop)
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	if _, err := obs.Sync("/"); err != nil {
+		t.Fatalf("sync on the observer: %v", err)
+	}
+	for _, p := range acked {
+		if ok, _, err := obs.Exists(p); err != nil || !ok {
+			t.Fatalf("acknowledged write %s missing on the observer (exists %v, %v)", p, ok, err)
+		}
+		if ok, _, err := leader.Exists(p); err != nil || !ok {
+			t.Fatalf("acknowledged write %s missing on the leader (exists %v, %v)", p, ok, err)
+		}
+	}
+	t.Logf("%d writes acknowledged through the observer, all present", len(acked))
+}
+
+// fourLetterSeesPath reports whether a fresh session on addr reads path
+// (without sync: what the server has applied).
+func fourLetterSeesPath(addr, path string) bool {
+	c, _, err := zk.Connect([]string{addr}, 5*time.Second, zk.WithLogInfo(false))
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	ok, _, err := c.Exists(path)
+	return err == nil && ok
+}
