@@ -23,15 +23,15 @@ run-cluster: build
 	wait
 
 # Two sites on this machine from configs/wan-demo.toml: three voters (clients
-# on 127.0.0.1:2181-2183), and in site "eu" a relay (2184) behind an emulated
-# 40 ms one-way WAN and an observer (2185). The emulator delays what a node
-# sends, so the voters (whose WAN packets all go to other sites) and the
-# relay each get it: 40 ms each way. Certificates and the session secret go
-# to ./data/tls on the first run. Ctrl-C stops all five.
+# on 127.0.0.1:2181-2183), and in site "eu" two relays (2184, 2186) behind an
+# emulated 40 ms one-way WAN and an observer (2185). The emulator delays what
+# a node sends, so the voters (whose WAN packets all go to other sites) and
+# the relays each get it: 40 ms each way. Certificates, the session secret
+# and the gossip key go to ./data/tls on the first run. Ctrl-C stops all six.
 run-wan: build
-	@test -f data/tls/ca.crt || $(BIN) tls init --config configs/wan-demo.toml --out data/tls
+	@test -f data/tls/gossip.key && test -f data/tls/node-6.crt || $(BIN) tls init --config configs/wan-demo.toml --out data/tls --force
 	@trap 'trap - INT TERM EXIT; kill $$(jobs -p) 2>/dev/null; wait' INT TERM EXIT; \
-	for id in 1 2 3 4; do $(BIN) serve --config configs/wan-demo.toml --id $$id --wan-emulate "delay=40ms,jitter=2ms" & done; \
+	for id in 1 2 3 4 6; do $(BIN) serve --config configs/wan-demo.toml --id $$id --wan-emulate "delay=40ms,jitter=2ms" & done; \
 	$(BIN) serve --config configs/wan-demo.toml --id 5 & \
 	wait
 

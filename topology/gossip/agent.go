@@ -156,7 +156,7 @@ func (a *Agent) create(lan bool) (*memberlist.Memberlist, error) {
 	if !lan {
 		d.pool = 1
 	}
-	c.Delegate, c.Events, c.Alive = d, d, d
+	c.Delegate, c.Events, c.Alive, c.Ping = d, d, d, d
 	if a.cfg.Tune != nil {
 		a.cfg.Tune(lan, c)
 	}
@@ -412,7 +412,22 @@ var (
 	_ memberlist.Delegate      = (*delegate)(nil)
 	_ memberlist.EventDelegate = (*delegate)(nil)
 	_ memberlist.AliveDelegate = (*delegate)(nil)
+	_ memberlist.PingDelegate  = (*delegate)(nil)
 )
+
+// AckPayload adds nothing to ping acks.
+func (d *delegate) AckPayload() []byte { return nil }
+
+// NotifyPingComplete records that a member answered this node's probe:
+// what a view's Heard (last_heard_ms) counts from for alive members.
+func (d *delegate) NotifyPingComplete(n *memberlist.Node, rtt time.Duration, payload []byte) {
+	d.a.mu.Lock()
+	defer d.a.mu.Unlock()
+	if e := d.a.pools[d.pool][n.Name]; e != nil && e.health == Alive {
+		e.heard = time.Now()
+		d.a.publishLocked()
+	}
+}
 
 func (d *delegate) NodeMeta(limit int) []byte {
 	d.a.mu.Lock()

@@ -138,8 +138,10 @@ type JSONMember struct {
 	HeardMs  int64  `json:"last_heard_ms"`
 }
 
-// JSON renders the view as a JSON list of members.
+// JSON renders the view as a JSON list of members; last_heard_ms counts
+// from now, not from when the view was built.
 func (v *View) JSON() []byte {
+	now := time.Now()
 	out := []JSONMember{}
 	if v != nil {
 		for _, m := range v.Members {
@@ -147,7 +149,7 @@ func (v *View) JSON() []byte {
 				ID: m.ID, Site: m.Site, Role: m.Role, State: string(m.Health), Serving: m.State.String(),
 				Client: m.Client, Leader: m.Leader, Epoch: m.Epoch, Upstream: m.Upstream,
 				Zxid: "0x" + strconv.FormatUint(uint64(m.Zxid), 16), LagTxns: m.LagTxns, LagMs: m.LagMs, WAN: m.WAN,
-				Gossip: m.Gossip, HeardMs: v.At.Sub(m.Heard).Milliseconds(),
+				Gossip: m.Gossip, HeardMs: now.Sub(m.Heard).Milliseconds(),
 			})
 		}
 	}
