@@ -204,3 +204,60 @@ func fourLetterSeesPath(addr, path string) bool {
 	ok, _, err := c.Exists(path)
 	return err == nil && ok
 }
+
+// TestGossipLeaderChange: kill -9 of the leader; once the voters have
+// elected another, both relays stream from it (they follow the leader the
+// live view shows) and every member's gossip names it; a write through the
+// remote observer then succeeds.
+func TestGossipLeaderChange(t *testing.T) {
+	ws := newWANLayout(t, wanLayout{relays: 2, observers: 1, gossip: true})
+	mode, mntr := ws.mode, ws.mntr
+	lead := 0
+	waitUntil(t, "a leader, both relays and the observer serving", 45*time.Second, func() bool {
+		lead = 0
+		for id := 1; id <= 3; id++ {
+			if mode(id) == "leader" {
+				lead = id
+			}
+		}
+		return lead != 0 && mode(4) == "relay" && mode(5) == "relay" && mode(6) == "observer"
+	})
+	ws.kill(lead)
+	killed := time.Now()
+	next := 0
+	waitUntil(t, "a new leader", 30*time.Second, func() bool {
+		for id := 1; id <= 3; id++ {
+			if id != lead && mode(id) == "leader" {
+				next = id
+				return true
+			}
+		}
+		return false
+	})
+	elected := time.Since(killed)
+	waitUntil(t, "both relays streaming from the new leader", 30*time.Second, func() bool {
+		return mntr(4, "zk_upstream") == strconv.Itoa(next) && mntr(5, "zk_upstream") == strconv.Itoa(next) &&
+			mode(4) == "relay" && mode(5) == "relay"
+	})
+	relays := time.Since(killed)
+	waitUntil(t, "every alive member's gossip to name the new leader", 30*time.Second, func() bool {
+		ms := ws.members(t)
+		for _, m := range ms {
+			if m.ID != uint64(lead) && m.State == "alive" && m.Leader != uint64(next) {
+				return false
+			}
+		}
+		return len(ms) > 0
+	})
+	t.Logf("leader %d killed: %d elected after %v, both relays streaming from it after %v", lead, next,
+		elected.Round(time.Millisecond), relays.Round(time.Millisecond))
+	obs, _, err := zk.Connect([]string{ws.client[6]}, 10*time.Second, zk.WithLogInfo(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer obs.Close()
+	waitUntil(t, "a write through the observer", 20*time.Second, func() bool {
+		_, err := obs.Create("/after-leader-change", nil, 0, zk.WorldACL(zk.PermAll))
+		return err == nil || err == zk.ErrNodeExists
+	})
+}
