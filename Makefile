@@ -4,7 +4,7 @@ GO        ?= go
 BIN       := bin/zoogate
 FUZZTIME  ?= 10s
 
-.PHONY: all build run run-cluster run-wan test test-unit test-race test-fuzz test-clients test-long bench bench-quick bench-wan clean
+.PHONY: all build run run-cluster run-wan test test-unit test-race test-fuzz test-clients test-long bench bench-quick bench-wan bench-gossip clean
 
 all: build
 
@@ -68,6 +68,15 @@ test-long:
 bench: build
 	./scripts/bench.sh
 	./scripts/bench-wan.sh
+	$(MAKE) bench-gossip
+
+# Gossip (docs/topology.md): bytes per node per second in pools of 5, 20 and
+# 50 nodes in this process, then relay failover (kill -9 of the relay a
+# remote observer follows, ten times, median) and a leader change with real
+# processes.
+bench-gossip: build
+	$(BIN) bench gossip --nodes 5,20,50 --window 30s
+	ZOOGATE_BENCH=1 $(GO) test -count=1 -v -timeout 15m -run 'TestGossipRelayFailover$$|TestGossipLeaderChange$$' ./cmd/zoogate | grep -E 'trial|median|elected|^(ok|FAIL|---)'
 
 bench-quick: build
 	./scripts/bench.sh --quick

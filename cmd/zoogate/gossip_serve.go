@@ -199,7 +199,21 @@ type router struct {
 	// unserved is when the server last stopped being served (zero while
 	// served); avoid the relays left out until a time.
 	unserved time.Time
-	avoid    map[uint64]time.Time
+	avoid    map[uint64]avoided
+}
+
+// sameState reports whether two metadata of a node differ at most in
+// zxid and lag (which move while it runs).
+func sameState(a, b gossip.Meta) bool {
+	a.Zxid, a.LagTxns, a.LagMs = b.Zxid, b.LagTxns, b.LagMs
+	return a == b
+}
+
+// avoided is a relay left out: until when, and its metadata then (a relay
+// that gossips anything new is alive again, e.g. restarted).
+type avoided struct {
+	until time.Time
+	meta  gossip.Meta
 }
 
 // route applies the routing rules of docs/topology.md to view v:
@@ -258,17 +272,19 @@ func (r *router) avoided(v *gossip.View, ns server.NodeStatus, cur uint64) []uin
 		r.unserved = now
 	case cur != 0 && stale && now.Sub(r.unserved) >= avoidAfter:
 		if r.avoid == nil {
-			r.avoid = map[uint64]time.Time{}
+			r.avoid = map[uint64]avoided{}
 		}
 		if _, ok := r.avoid[cur]; !ok {
 			r.g.log.Info("the relay followed does not serve this observer; leaving it out", "relay", cur, "for", avoidFor)
 		}
-		r.avoid[cur] = now.Add(avoidFor)
+		r.avoid[cur] = avoided{until: now.Add(avoidFor), meta: m.Meta}
 		r.unserved = now // give the next one its own avoidAfter
 	}
 	var out []uint64
-	for id, until := range r.avoid {
-		if now.After(until) {
+	for id, a := range r.avoid {
+		// Once the pools have seen it dead, or it gossips something new
+		// (it came back), the view speaks for it again.
+		if m, _ := v.Member(id); now.After(a.until) || m.Health != gossip.Alive || !sameState(m.Meta, a.meta) {
 			delete(r.avoid, id)
 			continue
 		}

@@ -3,6 +3,7 @@ package gossip
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"slices"
 	"strconv"
@@ -35,9 +36,11 @@ type Config struct {
 	// RejoinInterval is how often seeds that are not alive members are
 	// joined again (after a partition memberlist forgets dead members).
 	RejoinInterval time.Duration
-	// MetaInterval bounds how often zxid and lag changes are gossiped;
-	// state, role and leader changes go out at once.
-	MetaInterval time.Duration
+	// MetaInterval bounds how often zxid and lag changes are gossiped,
+	// stretched to PerMemberInterval times the pool's size (every member
+	// hears every node's updates, so this keeps what a node receives flat
+	// as the pool grows); state, role and leader changes go out at once.
+	MetaInterval, PerMemberInterval time.Duration
 	// Tune, when set, adjusts a pool's memberlist configuration (tests
 	// shorten the profiles; lan tells which pool).
 	Tune func(lan bool, c *memberlist.Config)
@@ -47,9 +50,13 @@ type Config struct {
 }
 
 // DefaultConfig returns memberlist's LAN and WAN profiles as they are,
-// rejoining every 10 s and gossiping zxid and lag at most every second.
+// rejoining every 10 s and gossiping zxid and lag moves at most every
+// second, or every 600 ms times the number of members (30 s in a pool of
+// 50): memberlist retransmits each update about 4·log10(n) times from every
+// member, so an update costs each member ~800 bytes in a pool of 50
+// (measured with zoogate bench gossip; docs/topology.md).
 func DefaultConfig() Config {
-	return Config{RejoinInterval: 10 * time.Second, MetaInterval: time.Second}
+	return Config{RejoinInterval: 10 * time.Second, MetaInterval: time.Second, PerMemberInterval: 600 * time.Millisecond}
 }
 
 // ErrConfig is returned (wrapped) for a configuration Start refuses.
@@ -67,6 +74,8 @@ type Agent struct {
 	meta    Meta
 	encoded []byte
 	sent    Meta                 // last meta pushed with UpdateNode
+	sentAt  time.Time            // when
+	boot    uint64               // Meta.Boot of this run
 	pools   [2]map[string]*entry // 0: LAN, 1: WAN; by memberlist name
 	subs    []chan struct{}
 
@@ -96,11 +105,12 @@ func Start(cfg Config, meta Meta, log hclog.Logger) (*Agent, error) {
 		return nil, fmt.Errorf("%w: key of %d bytes (want 32)", ErrConfig, k)
 	}
 	meta.ID, meta.Site = cfg.ID, cfg.Site
+	meta.Boot = rand.Uint64()
 	enc, err := meta.Encode()
 	if err != nil {
 		return nil, err
 	}
-	a := &Agent{cfg: cfg, log: log, meta: meta, encoded: enc, sent: meta,
+	a := &Agent{cfg: cfg, log: log, meta: meta, encoded: enc, sent: meta, boot: meta.Boot,
 		kick: make(chan struct{}, 1), closing: make(chan struct{})}
 	a.pools[0], a.pools[1] = map[string]*entry{}, map[string]*entry{}
 	a.publish()
@@ -225,17 +235,32 @@ func (a *Agent) rejoin(ml *memberlist.Memberlist, pool int, seeds []string) {
 func poolName(pool int) string { return [...]string{"lan", "wan"}[pool] }
 
 // important reports whether a change from old to m must be gossiped at
-// once (not only zxid or lag moved).
+// once: anything but the zxid and the lag, and a lag that moved to another
+// order of magnitude (routing compares relays' lags).
 func important(old, m Meta) bool {
+	if lagClass(old.LagTxns) != lagClass(m.LagTxns) {
+		return true
+	}
 	old.Zxid, old.LagTxns, old.LagMs = m.Zxid, m.LagTxns, m.LagMs
 	return old != m
 }
 
-// SetMeta replaces what the node gossips about itself (ID and Site are
-// kept). State, role, leader and address changes go out at once; zxid
+// lagClass buckets a lag in transactions: under 100, under 1,000, more.
+func lagClass(lag int64) int {
+	switch {
+	case lag < 100:
+		return 0
+	case lag < 1000:
+		return 1
+	}
+	return 2
+}
+
+// SetMeta replaces what the node gossips about itself (ID, Site and Boot
+// are kept). State, role, leader and address changes go out at once; zxid
 // and lag changes at most every MetaInterval.
 func (a *Agent) SetMeta(m Meta) error {
-	m.ID, m.Site = a.cfg.ID, a.cfg.Site
+	m.ID, m.Site, m.Boot = a.cfg.ID, a.cfg.Site, a.boot
 	enc, err := m.Encode()
 	if err != nil {
 		return err
@@ -254,7 +279,8 @@ func (a *Agent) SetMeta(m Meta) error {
 	return nil
 }
 
-// metaLoop pushes metadata changes with UpdateNode.
+// metaLoop pushes metadata changes with UpdateNode: important ones when
+// kicked, zxid and lag ones once the interval has passed.
 func (a *Agent) metaLoop() {
 	defer a.done.Done()
 	t := time.NewTicker(a.cfg.MetaInterval)
@@ -264,9 +290,16 @@ func (a *Agent) metaLoop() {
 		case <-a.closing:
 			return
 		case <-a.kick:
+			a.push()
 		case <-t.C:
+			wait := max(a.cfg.MetaInterval, time.Duration(a.lan.NumMembers())*a.cfg.PerMemberInterval)
+			a.mu.Lock()
+			due := time.Since(a.sentAt) >= wait
+			a.mu.Unlock()
+			if due {
+				a.push()
+			}
 		}
-		a.push()
 	}
 }
 
@@ -276,6 +309,9 @@ func (a *Agent) push() {
 	m := a.meta
 	due := m != a.sent
 	a.sent = m
+	if due {
+		a.sentAt = time.Now()
+	}
 	a.mu.Unlock()
 	if !due {
 		return

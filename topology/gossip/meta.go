@@ -45,6 +45,9 @@ type Meta struct {
 	// behind its upstream's commits it is.
 	Zxid           int64
 	LagTxns, LagMs int64
+	// Boot is drawn at random when the node starts: a node that restarts
+	// gossips another, so others can tell it from its earlier run.
+	Boot uint64
 }
 
 // MaxMetaSize is memberlist's limit for node metadata (MetaMaxSize):
@@ -77,6 +80,7 @@ func (m Meta) Encode() ([]byte, error) {
 	b = binary.AppendVarint(b, m.Zxid)
 	b = binary.AppendVarint(b, m.LagTxns)
 	b = binary.AppendVarint(b, m.LagMs)
+	b = binary.AppendUvarint(b, m.Boot)
 	if len(b) > MaxMetaSize {
 		return nil, fmt.Errorf("%w: %d bytes (memberlist allows %d)", ErrBadMeta, len(b), MaxMetaSize)
 	}
@@ -103,6 +107,9 @@ func DecodeMeta(b []byte) (Meta, error) {
 	m.Zxid = r.varint("zxid")
 	m.LagTxns = r.varint("lag_txns")
 	m.LagMs = r.varint("lag_ms")
+	if r.err == nil && r.off < len(r.b) { // absent from the first encoders
+		m.Boot = r.uvarint("boot")
+	}
 	if r.err != nil {
 		return Meta{}, r.err
 	}

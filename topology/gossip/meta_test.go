@@ -9,7 +9,7 @@ import (
 
 func TestMetaRoundTrip(t *testing.T) {
 	m := Meta{ID: 7, Site: "eu", Role: "relay", Client: "10.0.0.7:2181", WAN: "203.0.113.7:4181",
-		State: StateReadOnly, Leader: 2, Epoch: 5, Upstream: 2, Zxid: 0x500000123, LagTxns: 12, LagMs: 340}
+		State: StateReadOnly, Leader: 2, Epoch: 5, Upstream: 2, Zxid: 0x500000123, LagTxns: 12, LagMs: 340, Boot: 0xfeedface12345678}
 	b, err := m.Encode()
 	if err != nil {
 		t.Fatal(err)

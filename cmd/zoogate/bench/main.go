@@ -46,6 +46,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runWANProxyCmd(ctx, args[1:], stdout, stderr)
 	case "wan":
 		return runWANCmd(ctx, args[1:], stdout, stderr)
+	case "gossip":
+		return runGossipCmd(ctx, args[1:], stdout, stderr)
 	case "help":
 		_, _ = ParseArgs([]string{"-h"}, stderr)
 		return ExitOK
