@@ -106,6 +106,7 @@ func newAdminServer(s *Server) (*adminServer, error) {
 	mux.HandleFunc("/commands", a.handleList)
 	mux.HandleFunc("/commands/", a.handleCommand)
 	mux.Handle("/metrics", a.onlyGet(a.metrics.handler()))
+	mux.HandleFunc("/{$}", a.handleStatus)
 	mux.HandleFunc("/", a.handleNotFound)
 	a.http = &http.Server{
 		Handler:           mux,
