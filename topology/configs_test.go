@@ -122,13 +122,18 @@ func TestWANDemoConfig(t *testing.T) {
 		t.Errorf("%d voters, want 3", len(f.Voters()))
 	}
 	relays, observers := f.Relays(), f.Observers()
-	if len(relays) != 1 || relays[0].Site != "eu" || relays[0].WAN == "" {
+	if len(relays) != 2 || relays[0].Site != "eu" || relays[0].WAN == "" || relays[1].Site != "eu" || relays[1].WAN == "" {
 		t.Errorf("relays = %+v", relays)
 	}
 	if len(observers) != 1 || observers[0].Site != "eu" {
 		t.Errorf("observers = %+v", observers)
 	}
-	if got := len(f.NodesIn("eu")); got != 2 {
-		t.Errorf("eu has %d nodes, want 2", got)
+	if got := len(f.NodesIn("eu")); got != 3 {
+		t.Errorf("eu has %d nodes, want 3 (two relays, an observer)", got)
+	}
+	for _, n := range f.Nodes {
+		if n.Gossip == "" || (n.Role != RoleObserver) != (n.GossipWAN != "") {
+			t.Errorf("node %d: gossip %q gossip_wan %q (every node gossips; voters and relays across the WAN too)", n.ID, n.Gossip, n.GossipWAN)
+		}
 	}
 }

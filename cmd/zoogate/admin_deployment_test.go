@@ -32,11 +32,11 @@ func TestAdminKeysMapped(t *testing.T) {
 		t.Errorf("AdminAddr %q AdminTokenFile %q", cfg.AdminAddr, cfg.AdminTokenFile)
 	}
 	d := cfg.Deployment
-	if d == nil || d.Name != "wan-demo" || len(d.Sites) != 2 || !d.Sites[0].Primary || d.Sites[1].Name != "eu" || len(d.Nodes) != 5 {
+	if d == nil || d.Name != "wan-demo" || len(d.Sites) != 2 || !d.Sites[0].Primary || d.Sites[1].Name != "eu" || len(d.Nodes) != 6 {
 		t.Fatalf("deployment %+v", d)
 	}
 	for _, n := range d.Nodes {
-		want := map[uint64]string{1: "voter", 2: "voter", 3: "voter", 4: "relay", 5: "observer"}[n.ID]
+		want := map[uint64]string{1: "voter", 2: "voter", 3: "voter", 4: "relay", 5: "observer", 6: "relay"}[n.ID]
 		if n.Role != want || n.Client == "" || (n.ID == 4) != (n.Admin == "127.0.0.1:8084") {
 			t.Errorf("node %+v: want role %s, a client address, an admin address only on 4", n, want)
 		}

@@ -18,6 +18,25 @@ import (
 	"github.com/zoogate/zoogate/topology/gossip"
 )
 
+// newGossipSite starts three voters and site "eu" with relays 4 and 5 and
+// observer 6, all gossiping, and waits until a leader, both relays and the
+// observer serve; it returns the leader's id.
+func newGossipSite(t *testing.T) (*wanSite, int) {
+	t.Helper()
+	ws := newWANLayout(t, wanLayout{relays: 2, observers: 1, gossip: true})
+	lead := 0
+	waitUntil(t, "a leader, both relays and the observer serving", 45*time.Second, func() bool {
+		lead = 0
+		for id := 1; id <= 3; id++ {
+			if ws.mode(id) == "leader" {
+				lead = id
+			}
+		}
+		return lead != 0 && ws.mode(4) == "relay" && ws.mode(5) == "relay" && ws.mode(6) == "observer"
+	})
+	return ws, lead
+}
+
 // members runs `zoogate members --json` against the deployment.
 func (ws *wanSite) members(t *testing.T, extra ...string) []gossip.JSONMember {
 	t.Helper()
@@ -50,18 +69,8 @@ func memberByID(ms []gossip.JSONMember, id int) (gossip.JSONMember, bool) {
 // relay from the live view and applies new commits again; the pools then
 // report the relay dead; no write acknowledged to the client is missing.
 func TestGossipRelayFailover(t *testing.T) {
-	ws := newWANLayout(t, wanLayout{relays: 2, observers: 1, gossip: true})
+	ws, lead := newGossipSite(t)
 	mode, mntr := ws.mode, ws.mntr
-	lead := 0
-	waitUntil(t, "a leader, both relays and the observer serving", 45*time.Second, func() bool {
-		lead = 0
-		for id := 1; id <= 3; id++ {
-			if mode(id) == "leader" {
-				lead = id
-			}
-		}
-		return lead != 0 && mode(4) == "relay" && mode(5) == "relay" && mode(6) == "observer"
-	})
 	var ms []gossip.JSONMember
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -255,18 +264,8 @@ func fourLetterSeesPath(addr, path string) bool {
 // live view shows) and every member's gossip names it; a write through the
 // remote observer then succeeds.
 func TestGossipLeaderChange(t *testing.T) {
-	ws := newWANLayout(t, wanLayout{relays: 2, observers: 1, gossip: true})
+	ws, lead := newGossipSite(t)
 	mode, mntr := ws.mode, ws.mntr
-	lead := 0
-	waitUntil(t, "a leader, both relays and the observer serving", 45*time.Second, func() bool {
-		lead = 0
-		for id := 1; id <= 3; id++ {
-			if mode(id) == "leader" {
-				lead = id
-			}
-		}
-		return lead != 0 && mode(4) == "relay" && mode(5) == "relay" && mode(6) == "observer"
-	})
 	ws.kill(lead)
 	killed := time.Now()
 	next := 0
