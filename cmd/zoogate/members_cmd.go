@@ -38,48 +38,9 @@ func cmdMembers(args []string, stdout, stderr io.Writer) int {
 		printErrors(stderr, "zoogate members: ", err)
 		return 1
 	}
-	// A node knows its site's pool and, a voter or relay, the WAN pool:
-	// one node per site, merged, shows every node.
-	byID := map[uint64]gossip.JSONMember{}
-	var from, tried []string
-	var sites []string // in file order; "" for a file without [[site]]
-	for i := range f.Nodes {
-		if s := siteName(f, &f.Nodes[i]); !slices.Contains(sites, s) {
-			sites = append(sites, s)
-		}
-	}
-	for _, site := range sites {
-		for i := range f.Nodes {
-			n := &f.Nodes[i]
-			if n.Gossip == "" || siteName(f, n) != site {
-				continue
-			}
-			got, err := askGossip(n.Client, *timeout)
-			if err != nil {
-				tried = append(tried, fmt.Sprintf("node %d (%s): %v", n.ID, n.Client, err))
-				continue
-			}
-			from = append(from, fmt.Sprintf("node %d (%s)", n.ID, cmp(site, "the site")))
-			for _, m := range got {
-				if old, ok := byID[m.ID]; !ok || m.HeardMs < old.HeardMs {
-					m.WAN = m.WAN || old.WAN
-					byID[m.ID] = m
-				}
-			}
-			break
-		}
-	}
-	members := make([]gossip.JSONMember, 0, len(byID))
-	for _, m := range byID {
-		members = append(members, m)
-	}
-	slices.SortFunc(members, func(a, b gossip.JSONMember) int { return cmpInt(a.ID, b.ID) })
-	if len(from) == 0 {
-		if len(tried) == 0 {
-			fmt.Fprintf(stderr, "zoogate members: no node of %s has a gossip address\n", *configPath)
-		} else {
-			fmt.Fprintf(stderr, "zoogate members: no node answered gsip:\n  %s\n", strings.Join(tried, "\n  "))
-		}
+	members, from, err := liveView(f, *timeout)
+	if err != nil {
+		fmt.Fprintf(stderr, "zoogate members: %s: %v\n", *configPath, err)
 		return 1
 	}
 	if *wanOnly {
@@ -119,6 +80,55 @@ func cmpInt(a, b uint64) int {
 		return 1
 	}
 	return 0
+}
+
+// liveView asks the deployment of f for its live view: a node knows its
+// site's pool and, a voter or relay, the WAN pool, so the first node of
+// each site (in file order) that answers gsip is asked, and the views are
+// merged, each member as most recently heard. from names the nodes that
+// answered; the error says who was tried when none did.
+func liveView(f *topology.File, timeout time.Duration) (members []gossip.JSONMember, from []string, err error) {
+	byID := map[uint64]gossip.JSONMember{}
+	var tried []string
+	var sites []string // in file order; "" for a file without [[site]]
+	for i := range f.Nodes {
+		if s := siteName(f, &f.Nodes[i]); !slices.Contains(sites, s) {
+			sites = append(sites, s)
+		}
+	}
+	for _, site := range sites {
+		for i := range f.Nodes {
+			n := &f.Nodes[i]
+			if n.Gossip == "" || siteName(f, n) != site {
+				continue
+			}
+			got, err := askGossip(n.Client, timeout)
+			if err != nil {
+				tried = append(tried, fmt.Sprintf("node %d (%s): %v", n.ID, n.Client, err))
+				continue
+			}
+			from = append(from, fmt.Sprintf("node %d (%s)", n.ID, cmp(site, "the site")))
+			for _, m := range got {
+				if old, ok := byID[m.ID]; !ok || m.HeardMs < old.HeardMs {
+					m.WAN = m.WAN || old.WAN
+					byID[m.ID] = m
+				}
+			}
+			break
+		}
+	}
+	if len(from) == 0 {
+		if len(tried) == 0 {
+			return nil, nil, fmt.Errorf("no node has a gossip address")
+		}
+		return nil, nil, fmt.Errorf("no node answered gsip:\n  %s", strings.Join(tried, "\n  "))
+	}
+	members = make([]gossip.JSONMember, 0, len(byID))
+	for _, m := range byID {
+		members = append(members, m)
+	}
+	slices.SortFunc(members, func(a, b gossip.JSONMember) int { return cmpInt(a.ID, b.ID) })
+	return members, from, nil
 }
 
 // askGossip sends gsip to a node's client address and decodes its view.
