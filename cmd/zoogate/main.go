@@ -17,6 +17,7 @@ Usage:
   zoogate snapshot inspect PATH [--json]  (PATH: snapshot file)
   zoogate tls init --config FILE --out DIR [--force]  (session secret, CA, node certificates)
   zoogate members --config FILE [--wan] [--json]  (the live view of the gossip pools)
+  zoogate status --config FILE [--json]  (per site: nodes, the leader, state, lag, last contact)
   zoogate bench [flags]            (zoogate bench -h for the flags)
   zoogate version
 `
@@ -45,6 +46,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdTLS(args[1:], stdout, stderr)
 	case "members":
 		return cmdMembers(args[1:], stdout, stderr)
+	case "status":
+		return cmdStatus(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, serverVersion())
 		return 0
