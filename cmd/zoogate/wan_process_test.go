@@ -30,6 +30,7 @@ func freeUDPPort(t *testing.T) string {
 type wanSite struct {
 	*procCluster
 	start func(id int)
+	admin map[int]string // admin addresses (wanLayout.admin)
 }
 
 // newWANSite starts three voters, a relay (4) and an observer (5) of site
@@ -40,10 +41,12 @@ func newWANSite(t *testing.T, clusterExtra ...string) *wanSite {
 
 // wanLayout is the remote site "eu" of a WAN deployment: ids 4.. are its
 // relays, then its observers; gossip gives every node gossip addresses
-// (voters and relays a WAN pool too, with tls init's gossip.key).
+// (voters and relays a WAN pool too, with tls init's gossip.key); admin
+// gives every node an admin address.
 type wanLayout struct {
 	relays, observers int
 	gossip            bool
+	admin             bool
 }
 
 // newWANLayout starts three voters and the remote site of l.
@@ -51,6 +54,7 @@ func newWANLayout(t *testing.T, l wanLayout, clusterExtra ...string) *wanSite {
 	bin := buildBinary(t)
 	dir := t.TempDir()
 	pc := &procCluster{t: t, bin: bin, dir: dir, client: map[int]string{}, procs: map[int]*exec.Cmd{}}
+	admin := map[int]string{}
 	var b strings.Builder
 	tls := filepath.Join(dir, "tls")
 	fmt.Fprintf(&b, "[cluster]\nname = \"wan-test\"\ntick = \"500ms\"\ninit_limit = 10\nsync_limit = 4\nmax_client_cnxns = 0\nfour_letter_words = [\"*\"]\ntls_ca = %q\n",
@@ -85,6 +89,10 @@ func newWANLayout(t *testing.T, l wanLayout, clusterExtra ...string) *wanSite {
 				extra += fmt.Sprintf("gossip_wan = %q\n", freePort(t))
 			}
 		}
+		if l.admin {
+			admin[id] = freePort(t)
+			extra += fmt.Sprintf("admin = %q\n", admin[id])
+		}
 		fmt.Fprintf(&b, "\n[[node]]\nid = %d\nsite = %q\nrole = %q\nclient = %q\n%sdata_dir = %q\n",
 			id, site, role, pc.client[id], extra, filepath.Join(dir, fmt.Sprintf("n%d", id)))
 	}
@@ -117,7 +125,7 @@ func newWANLayout(t *testing.T, l wanLayout, clusterExtra ...string) *wanSite {
 	for id := 1; id <= last; id++ {
 		start(id)
 	}
-	return &wanSite{procCluster: pc, start: start}
+	return &wanSite{procCluster: pc, start: start, admin: admin}
 }
 
 // mode is what srvr says a node is.
