@@ -286,3 +286,33 @@ func TestStatusPageAndCommand(t *testing.T) {
 		return r4.State == "dead" && r5.State == "dead" && rep.Leader == uint64(lead)
 	})
 }
+
+// TestStatusCommandBadInput: zoogate status without --config, with a stray
+// argument or an unknown flag is a usage error (2); a file that does not
+// load, or a deployment no node of which answers, exits 1 saying why.
+func TestStatusCommandBadInput(t *testing.T) {
+	dir := t.TempDir()
+	down := filepath.Join(dir, "down.toml")
+	src := fmt.Sprintf("[cluster]\nname = \"down\"\n\n[[node]]\nid = 1\nclient = %q\ngossip = %q\ndata_dir = %q\n",
+		freePort(t), freePort(t), filepath.Join(dir, "n1"))
+	if err := os.WriteFile(down, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		rc   int
+		want string
+	}{
+		{nil, 2, "--config FILE"},
+		{[]string{"--config", down, "extra"}, 2, "--config FILE"},
+		{[]string{"--nosuch"}, 2, "nosuch"},
+		{[]string{"--config", filepath.Join(dir, "missing.toml")}, 1, "missing.toml"},
+		{[]string{"--config", down, "--timeout", "300ms"}, 1, "no node answered gsip"},
+	} {
+		var out, errb bytes.Buffer
+		rc := run(append([]string{"status"}, c.args...), &out, &errb)
+		if rc != c.rc || !strings.Contains(errb.String(), c.want) || out.Len() != 0 {
+			t.Errorf("zoogate status %q: rc %d, stderr %q, stdout %q; want rc %d and %q", c.args, rc, errb.String(), out.String(), c.rc, c.want)
+		}
+	}
+}
