@@ -15,21 +15,32 @@ import (
 
 var testKey = bytes.Repeat([]byte{7}, 32)
 
-// logWriter sends hclog output to t.Log.
+// logWriter sends hclog output to t.Log until the test ends: memberlist's
+// goroutines may still log a failed send after Shutdown has returned, and
+// t.Log after the end panics.
 type logWriter struct {
-	mu sync.Mutex
-	t  *testing.T
+	mu   sync.Mutex
+	t    *testing.T
+	done bool
 }
 
 func (w *logWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.t.Log(string(bytes.TrimRight(p, "\n")))
+	if !w.done {
+		w.t.Log(string(bytes.TrimRight(p, "\n")))
+	}
 	return len(p), nil
 }
 
 func testLog(t *testing.T, name string) hclog.Logger {
-	return hclog.New(&hclog.LoggerOptions{Name: name, Level: hclog.Info, Output: &logWriter{t: t}})
+	w := &logWriter{t: t}
+	t.Cleanup(func() { // registered before the agents' Close: runs after it
+		w.mu.Lock()
+		w.done = true
+		w.mu.Unlock()
+	})
+	return hclog.New(&hclog.LoggerOptions{Name: name, Level: hclog.Info, Output: w})
 }
 
 // node is one agent of a test deployment.
