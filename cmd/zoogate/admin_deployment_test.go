@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,9 +18,8 @@ func TestAdminKeysMapped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Node 4 (the eu relay) gets an admin address, the cluster a token.
+	// Every node has an admin address (808<id>); the cluster gets a token.
 	text := strings.Replace(string(src), "[[site]]", "admin_token_file = \"admin.token\"\n\n[[site]]", 1)
-	text = strings.Replace(text, "role = \"relay\"", "role = \"relay\"\nadmin = \"127.0.0.1:8084\"", 1)
 	file := filepath.Join(t.TempDir(), "wan.toml")
 	if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
@@ -37,12 +37,20 @@ func TestAdminKeysMapped(t *testing.T) {
 	}
 	for _, n := range d.Nodes {
 		want := map[uint64]string{1: "voter", 2: "voter", 3: "voter", 4: "relay", 5: "observer", 6: "relay"}[n.ID]
-		if n.Role != want || n.Client == "" || (n.ID == 4) != (n.Admin == "127.0.0.1:8084") {
-			t.Errorf("node %+v: want role %s, a client address, an admin address only on 4", n, want)
+		if n.Role != want || n.Client == "" || n.Admin != fmt.Sprintf("127.0.0.1:%d", 8080+n.ID) {
+			t.Errorf("node %+v: want role %s, a client address, admin address 127.0.0.1:%d", n, want, 8080+n.ID)
 		}
 	}
+	if cfg, _, _ := loadServerConfig(file, 1); cfg.AdminAddr != "127.0.0.1:8081" {
+		t.Errorf("node 1: AdminAddr %q, want 127.0.0.1:8081", cfg.AdminAddr)
+	}
+	// A node without the key has no admin server.
+	noAdmin := strings.Replace(text, "admin = \"127.0.0.1:8081\"", "", 1)
+	if err := os.WriteFile(file, []byte(noAdmin), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if cfg, _, _ := loadServerConfig(file, 1); cfg.AdminAddr != "" {
-		t.Errorf("node 1 has no admin key but AdminAddr %q", cfg.AdminAddr)
+		t.Errorf("node 1 without an admin key: AdminAddr %q", cfg.AdminAddr)
 	}
 }
 
