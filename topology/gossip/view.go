@@ -145,6 +145,9 @@ func (v *View) JSON() []byte {
 	out := []JSONMember{}
 	if v != nil {
 		for _, m := range v.Members {
+			if m.ID == v.Self {
+				m.Heard = now // the node itself
+			}
 			out = append(out, JSONMember{
 				ID: m.ID, Site: m.Site, Role: m.Role, State: string(m.Health), Serving: m.State.String(),
 				Client: m.Client, Leader: m.Leader, Epoch: m.Epoch, Upstream: m.Upstream,
