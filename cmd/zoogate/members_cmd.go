@@ -29,8 +29,8 @@ func cmdMembers(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if *configPath == "" {
-		fmt.Fprintln(stderr, "zoogate members: --config FILE is required")
+	if *configPath == "" || fs.NArg() != 0 {
+		fmt.Fprintln(stderr, "zoogate members: usage: zoogate members --config FILE [--wan] [--json]")
 		return 2
 	}
 	f, err := topology.Load(*configPath)

@@ -309,10 +309,12 @@ func TestStatusCommandBadInput(t *testing.T) {
 		{[]string{"--config", filepath.Join(dir, "missing.toml")}, 1, "missing.toml"},
 		{[]string{"--config", down, "--timeout", "300ms"}, 1, "no node answered gsip"},
 	} {
-		var out, errb bytes.Buffer
-		rc := run(append([]string{"status"}, c.args...), &out, &errb)
-		if rc != c.rc || !strings.Contains(errb.String(), c.want) || out.Len() != 0 {
-			t.Errorf("zoogate status %q: rc %d, stderr %q, stdout %q; want rc %d and %q", c.args, rc, errb.String(), out.String(), c.rc, c.want)
+		for _, cmd := range []string{"status", "members"} { // one way of asking the nodes
+			var out, errb bytes.Buffer
+			rc := run(append([]string{cmd}, c.args...), &out, &errb)
+			if rc != c.rc || !strings.Contains(errb.String(), c.want) || out.Len() != 0 {
+				t.Errorf("zoogate %s %q: rc %d, stderr %q, stdout %q; want rc %d and %q", cmd, c.args, rc, errb.String(), out.String(), c.rc, c.want)
+			}
 		}
 	}
 }
