@@ -117,6 +117,8 @@ func validID(id proto.ID) bool {
 		return id.ID == "anyone"
 	case "digest":
 		return strings.Count(id.ID, ":") == 1
+	case X509Scheme: // a distinguished name (x509.go); ZooKeeper parses it, zoogate only wants one
+		return id.ID != ""
 	case "ip":
 		host, bits, hasBits := strings.Cut(id.ID, "/")
 		ip := net.ParseIP(host)
@@ -137,7 +139,7 @@ func validID(id proto.ID) bool {
 }
 
 // Fixup validates an ACL list for create or setACL: it drops duplicates,
-// replaces auth entries with the caller's authenticated ids (digest only:
+// replaces auth entries with the caller's authenticated ids (digest and x509 only:
 // ip and super have no authenticating provider) and rejects empty lists, unknown schemes and bad ids with
 // an error wrapping proto.ErrInvalidACL.
 func Fixup(acl []proto.ACL, ids []proto.ID) ([]proto.ACL, error) {
@@ -156,7 +158,7 @@ func Fixup(acl []proto.ACL, ids []proto.ID) ([]proto.ACL, error) {
 		if a.ID.Scheme == "auth" {
 			found := false
 			for _, id := range ids {
-				if id.Scheme == "digest" {
+				if id.Scheme == "digest" || id.Scheme == X509Scheme {
 					found = true
 					add(proto.ACL{Perms: a.Perms, ID: id})
 				}

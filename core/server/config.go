@@ -1,6 +1,7 @@
 package server
 
 import (
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -58,6 +59,15 @@ type Config struct {
 	// or connections; AdminToken is one given in code. Both "" = no token.
 	AdminTokenFile string
 	AdminToken     string
+	// ClientTLSAddr (a node's client_tls key, ZooKeeper's
+	// secureClientPort) is a second client listener speaking TLS 1.2+
+	// (tls.go); "" = none. It needs ClientTLS, or the three PEM files
+	// TLSCert, TLSKey and TLSCA (a node's tls_cert and tls_key, the
+	// deployment's [cluster] tls_ca). A client certificate that verifies
+	// against the CA authenticates the connection as x509:<subject DN>.
+	ClientTLSAddr          string
+	TLSCert, TLSKey, TLSCA string
+	ClientTLS              *tls.Config // given in code (tests, embedding); overrides the files
 	// Deployment describes the deployment's sites and nodes for the admin
 	// server's topology command; nil = what Cluster tells.
 	Deployment *Deployment
@@ -152,6 +162,7 @@ func (c *Config) Validate() error {
 			add("AdminAddr", "%v", err)
 		}
 	}
+	c.validateClientTLS(add)
 	if c.AdminTokenFile != "" && c.AdminToken != "" {
 		add("AdminToken", "set together with AdminTokenFile; set one")
 	}

@@ -102,6 +102,10 @@ func (c *conn) serve() {
 		defer close(wdone)
 		c.writeLoop()
 	}()
+	if !c.tlsHandshake() { // tls.go; a plain connection passes
+		c.close()
+		return
+	}
 	br := bufio.NewReaderSize(c.nc, 64<<10)
 	c.nc.SetReadDeadline(time.Now().Add(c.s.handshakeTimeout()))
 	var lb [4]byte

@@ -59,6 +59,7 @@ type Server struct {
 	nextConn watch.ID
 
 	ln       net.Listener
+	tlsLn    net.Listener // the TLS client port, nil without one (tls.go)
 	admin    *adminServer // nil without an AdminAddr (admin.go)
 	stats    serverStats
 	closing  chan struct{}
@@ -143,11 +144,19 @@ func (s *Server) Start() error {
 	if err != nil {
 		return fmt.Errorf("listen on client address %s: %w", s.cfg.ClientAddr, err)
 	}
-	if err := s.admin.listen(); err != nil {
+	tlsLn, err := s.listenClientTLS()
+	if err != nil {
 		ln.Close()
 		return err
 	}
-	s.ln = ln
+	if err := s.admin.listen(); err != nil {
+		ln.Close()
+		if tlsLn != nil {
+			tlsLn.Close()
+		}
+		return err
+	}
+	s.ln, s.tlsLn = ln, tlsLn
 	s.started = time.Now()
 	s.admin.serve()
 	s.log.Info("listening for clients", "addr", ln.Addr().String(), "mode", s.mode())
@@ -156,7 +165,12 @@ func (s *Server) Start() error {
 		s.wg.Add(1)
 		go s.snapshotter.loop()
 	}
-	go s.acceptLoop()
+	go s.acceptLoop(ln)
+	if tlsLn != nil {
+		s.log.Info("listening for TLS clients", "addr", tlsLn.Addr().String())
+		s.wg.Add(1)
+		go s.acceptLoop(tlsLn)
+	}
 	if s.driver != nil {
 		s.ro.markServing(false, time.Now()) // not serving until synced
 		s.wg.Add(1)
@@ -187,6 +201,9 @@ func (s *Server) Close() error {
 		close(s.closing)
 		if s.ln != nil {
 			s.ln.Close()
+		}
+		if s.tlsLn != nil {
+			s.tlsLn.Close()
 		}
 		s.admin.close()
 		s.connMu.Lock()
@@ -235,11 +252,11 @@ func (s *Server) handshakeTimeout() time.Duration {
 	return max
 }
 
-func (s *Server) acceptLoop() {
+func (s *Server) acceptLoop(ln net.Listener) {
 	defer s.wg.Done()
 	var backoff time.Duration
 	for {
-		nc, err := s.ln.Accept()
+		nc, err := ln.Accept()
 		if err != nil {
 			select {
 			case <-s.closing:
