@@ -296,6 +296,7 @@ var nodeFields = map[string]field[Node]{
 	"gossip_wan":           str(func(n *Node) *string { return &n.GossipWAN }),
 	"gossip_wan_advertise": str(func(n *Node) *string { return &n.GossipWANAdvertise }),
 	"admin":                str(func(n *Node) *string { return &n.Admin }),
+	"client_tls":           str(func(n *Node) *string { return &n.ClientTLS }),
 	"wan":                  str(func(n *Node) *string { return &n.WAN }),
 	"wan_advertise":        str(func(n *Node) *string { return &n.WANAdvertise }),
 	"tls_cert":             str(func(n *Node) *string { return &n.TLSCert }),

@@ -146,6 +146,11 @@ type Node struct {
 	// AdminServer commands under /commands, Prometheus metrics under
 	// /metrics (docs/operations.md). "" = no admin server.
 	Admin string
+	// ClientTLS (client_tls) is a second client listener speaking TLS,
+	// ZooKeeper's secureClientPort, with tls_cert and tls_key; client
+	// certificates signed by [cluster] tls_ca authenticate as x509
+	// (docs/operations.md, "Client TLS"). "" = none.
+	ClientTLS string
 
 	// DataDir holds snapshots, epochs and a LOCK file (and the log unless
 	// LogDir is another directory). Relative paths are relative to the

@@ -251,6 +251,7 @@ func (c *checker) nodes() {
 			{"gossip_wan", n.GossipWAN, false, true},
 			{"wan", n.WAN, n.Role == RoleRelay || (n.Role == RoleVoter && multiSite), true},
 			{"admin", n.Admin, false, false},
+			{"client_tls", n.ClientTLS, false, false},
 		} {
 			host := c.address(i, l, addrs)
 			if l.name == "client" {
@@ -258,6 +259,7 @@ func (c *checker) nodes() {
 			}
 		}
 		c.nodeWAN(i, n)
+		c.nodeClientTLS(i, n)
 		c.nodeGossipWAN(i, n)
 		c.nodeDirs(i, n, clientHost, dirs)
 		switch n.LogLevel {
@@ -359,6 +361,28 @@ func (c *checker) nodeWAN(i int, n *Node) {
 	}
 	if n.TLSKey == "" {
 		c.add(nodeKey(i, "tls_key"), "is required with wan")
+	}
+}
+
+// nodeClientTLS checks what the TLS client port needs: the node's
+// certificate and key, and the CA that client certificates are verified
+// against. A node with wan has had these reported already.
+func (c *checker) nodeClientTLS(i int, n *Node) {
+	if n.ClientTLS == "" {
+		return
+	}
+	if c.f.Cluster.TLSCA == "" && !c.caReported {
+		c.caReported = true
+		c.add(clusterKey("tls_ca"), "is required when a node has client_tls: client certificates are verified against it (zoogate tls init writes a CA)")
+	}
+	if n.WAN != "" {
+		return
+	}
+	if n.TLSCert == "" {
+		c.add(nodeKey(i, "tls_cert"), "is required with client_tls: the certificate the TLS client port presents")
+	}
+	if n.TLSKey == "" {
+		c.add(nodeKey(i, "tls_key"), "is required with client_tls")
 	}
 }
 

@@ -45,6 +45,8 @@ func serverConfig(f *topology.File, n *topology.Node) server.Config {
 	cfg.SessionSecretFile = c.SessionSecretFile // "" = the voters agree on a random secret
 	cfg.AdminAddr = n.Admin                     // "" = no admin server
 	cfg.AdminTokenFile = c.AdminTokenFile
+	cfg.ClientTLSAddr = n.ClientTLS // "" = no TLS client port (core/server/tls.go)
+	cfg.TLSCert, cfg.TLSKey, cfg.TLSCA = n.TLSCert, n.TLSKey, c.TLSCA
 	return cfg
 }
 

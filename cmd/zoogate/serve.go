@@ -28,6 +28,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	id := fs.Uint64("id", 0, "this server's node id in the topology file (optional when it has one node)")
 	clientAddr := fs.String("client-addr", "", "client address host:port (overrides the file; default 127.0.0.1:2181)")
 	adminAddr := fs.String("admin-addr", "", "admin HTTP server host:port: ZooKeeper's AdminServer commands and Prometheus /metrics (overrides the file's admin; default none)")
+	clientTLSAddr := fs.String("client-tls-addr", "", "TLS client address host:port (overrides the file's client_tls; needs the file's tls_cert, tls_key and [cluster] tls_ca)")
 	dataDir := fs.String("data-dir", "", "data directory (overrides the file; default ./data)")
 	logDir := fs.String("log-dir", "", "directory for the transaction log, kept in its log/ subdirectory (overrides the file; default: the data directory)")
 	logLevel := fs.String("log-level", "", "trace, debug, info, warn or error (default info)")
@@ -56,6 +57,9 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	}
 	if *adminAddr != "" {
 		cfg.AdminAddr = *adminAddr
+	}
+	if *clientTLSAddr != "" {
+		cfg.ClientTLSAddr = *clientTLSAddr
 	}
 	if *dataDir != "" {
 		cfg.DataDir = *dataDir

@@ -97,7 +97,7 @@ Copy session.secret and gossip.key to every server of the deployment (mode
 
   tls_ca = %q
 
-and to each [[node]] with a wan address (node <id>):
+and to each [[node]] with a wan or client_tls address (node <id>):
 
   tls_cert = %q
   tls_key = %q
@@ -186,7 +186,7 @@ func nodeURI(cluster, id string) *url.URL {
 // and IPs as IP SANs, without duplicates or wildcards.
 func nodeHosts(n *topology.Node) (dns []string, ips []net.IP) {
 	seen := map[string]bool{}
-	for _, addr := range []string{n.Client, n.Peer, n.Election, n.Gossip, n.WAN} {
+	for _, addr := range []string{n.Client, n.ClientTLS, n.Peer, n.Election, n.Gossip, n.WAN} {
 		host, _, err := net.SplitHostPort(addr)
 		if err != nil || host == "" {
 			continue
