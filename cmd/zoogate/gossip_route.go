@@ -91,9 +91,14 @@ func (r *router) route(v *gossip.View) {
 		return
 	}
 	r.chosen, r.set = want, true
-	if ns := r.srv.NodeStatus(); ns.Serving && ns.Upstream == want && want != 0 {
-		return // already streaming from it (the election or the file's order found it)
+	if ns := r.srv.NodeStatus(); n.Role == topology.RoleRelay && ns.Serving && ns.Upstream == want {
+		// Already streaming from the leader: left to the election, which
+		// finds the next leader by itself should gossip not.
+		return
 	}
+	// An observer is pinned to the relay chosen, even the one it streams
+	// from already (zab keeps that stream): from then on the view decides,
+	// not the file's fallback order.
 	r.log.Info("routing from the live view", "upstream", want)
 	r.srv.SetUpstream(want)
 }

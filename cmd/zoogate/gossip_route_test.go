@@ -99,14 +99,14 @@ func TestRouterObserverLeavesADeadRelayEarly(t *testing.T) {
 	voter := member(1, "p", "voter", gossip.StateServing, 1, 3)
 	fx.srv.st = server.NodeStatus{Serving: true, Upstream: 4}
 	fx.step(view(voter, r4, r7), time.Second)
-	if len(fx.srv.set) != 0 {
-		t.Fatalf("an observer served by relay 4 was moved: %v", fx.srv.set)
+	if got, _ := fx.lastSet(); got != 4 || len(fx.srv.set) != 1 {
+		t.Fatalf("an observer served by relay 4 is pinned to it, got %v", fx.srv.set)
 	}
 	// Relay 4 dies: the observer is looking for it, the view still says serving.
 	fx.srv.st = server.NodeStatus{Upstream: 4}
 	fx.step(view(voter, r4, r7), 250*time.Millisecond) // the clock starts
 	fx.step(view(voter, r4, r7), 250*time.Millisecond)
-	if len(fx.srv.set) != 0 {
+	if len(fx.srv.set) != 1 {
 		t.Fatalf("moved before avoidAfter: %v", fx.srv.set)
 	}
 	fx.step(view(voter, r4, r7), 300*time.Millisecond)
@@ -119,7 +119,7 @@ func TestRouterObserverLeavesADeadRelayEarly(t *testing.T) {
 	r4b := r4
 	r4b.Boot = 99
 	fx.step(view(voter, r4b, r7), time.Second)
-	if got, _ := fx.lastSet(); got != 7 || len(fx.srv.set) != 1 {
+	if got, _ := fx.lastSet(); got != 7 || len(fx.srv.set) != 2 {
 		t.Fatalf("with 7 serving the observer was moved: %v", fx.srv.set)
 	}
 	r7dead := r7

@@ -194,7 +194,9 @@ func (n *Node) Disconnected(peer uint64) error {
 // SetUpstream makes a non-voter follow server id without an election (a
 // relay of its site, chosen from a live view), or go back to the leader
 // the election finds (id 0). A learner following another server leaves it
-// and joins id on a later tick.
+// and joins id on a later tick; one already observing id (the election or
+// an earlier upstream led it there) keeps its stream, and from then on
+// rejoins id, not the election, when that stream breaks.
 func (n *Node) SetUpstream(id uint64) error {
 	if n.readyOut {
 		return ErrReadyOutstanding
@@ -209,6 +211,9 @@ func (n *Node) SetUpstream(id uint64) error {
 		return nil
 	}
 	n.upstream = id
+	if n.state == Observing && id != 0 && n.leaderID == id {
+		return nil // already there
+	}
 	if n.state == Observing {
 		n.becomeLooking(fmt.Sprintf("upstream set to %d", id))
 	} else {

@@ -281,6 +281,35 @@ func TestSetUpstreamMovesAnObserverToTheLeader(t *testing.T) {
 	}
 }
 
+// TestSetUpstreamKeepsTheStreamItAlreadyHas: an observer that the election
+// led to leader 1 and is then told to follow 1 keeps its stream (no
+// resync, no new join).
+func TestSetUpstreamKeepsTheStreamItAlreadyHas(t *testing.T) {
+	w := newTNet(t)
+	w.add(1, []uint64{1}, nil)
+	w.add(30, []uint64{1}, nil) // an observer without an upstream: the election finds 1
+	w.run()
+	w.tick(3)
+	before := w.nodes[30].Status()
+	if !before.Serving || before.Upstream != 1 {
+		t.Fatalf("observer before: %+v", before)
+	}
+	mark := len(w.sent)
+	if err := w.nodes[30].SetUpstream(1); err != nil {
+		t.Fatal(err)
+	}
+	w.run()
+	w.tick(3)
+	if st := w.nodes[30].Status(); !st.Serving || st.Upstream != 1 {
+		t.Fatalf("observer after SetUpstream(1): %+v", st)
+	}
+	for _, m := range w.sent[mark:] {
+		if m.To == 1 && m.From == 30 && m.Type == MsgObserverInfo {
+			t.Fatalf("the observer joined again the leader it already followed: %v", m)
+		}
+	}
+}
+
 // Per-link limits: a relay whose WAN link to the leader has a syncLimit of
 // 20 ticks outlives a silence that would drop a LAN link (5 ticks), and
 // the leader keeps it as long.
