@@ -12,13 +12,17 @@ import (
 
 // Routing from the live view (docs/topology.md, "Routing rules").
 
-// avoidAfter is how long an observer goes unserved by the relay it
-// follows before it stops trusting the live view about that relay (a relay
-// killed is seen dead by memberlist's LAN profile only seconds later);
-// avoidFor how long it then leaves that relay out.
+// avoidAfter is how long an observer goes unserved by the relay that was
+// serving it before it stops trusting the live view about that relay (a
+// relay killed is seen dead by memberlist's LAN profile only seconds
+// later); firstContact the longer grace of a relay it has just moved to
+// and not been served by yet (its peer link may still be in a dial
+// backoff, e.g. to a relay that was restarted); avoidFor how long it then
+// leaves that relay out.
 const (
-	avoidAfter = 500 * time.Millisecond
-	avoidFor   = 15 * time.Second
+	avoidAfter   = 500 * time.Millisecond
+	firstContact = 3 * time.Second
+	avoidFor     = 15 * time.Second
 )
 
 // upstreamServer is what the router needs of the server: its state, and a
@@ -42,6 +46,8 @@ type router struct {
 	// served); avoid the relays left out until a time.
 	unserved time.Time
 	avoid    map[uint64]avoided
+	// servedBy: the relay followed now has served this observer.
+	servedBy bool
 }
 
 // sameState reports whether two metadata of a node differ at most in
@@ -90,6 +96,9 @@ func (r *router) route(v *gossip.View) {
 	if r.set && want == r.chosen {
 		return
 	}
+	if r.set && want != r.chosen {
+		r.servedBy = false // a new relay: first contact
+	}
 	r.chosen, r.set = want, true
 	if ns := r.srv.NodeStatus(); n.Role == topology.RoleRelay && ns.Serving && ns.Upstream == want {
 		// Already streaming from the leader: left to the election, which
@@ -112,12 +121,19 @@ func (r *router) avoided(v *gossip.View, ns server.NodeStatus, cur uint64) []uin
 	now := r.now()
 	m, _ := v.Member(cur)
 	stale := m.Health == gossip.Alive && m.State == gossip.StateServing
+	if ns.Serving && ns.Upstream == cur {
+		r.servedBy = true
+	}
+	grace := avoidAfter
+	if !r.servedBy {
+		grace = firstContact
+	}
 	switch {
 	case ns.Serving || ns.Syncing: // served, or being brought up to date
 		r.unserved = time.Time{}
 	case r.unserved.IsZero():
 		r.unserved = now
-	case cur != 0 && stale && now.Sub(r.unserved) >= avoidAfter:
+	case cur != 0 && stale && now.Sub(r.unserved) >= grace:
 		if r.avoid == nil {
 			r.avoid = map[uint64]avoided{}
 		}

@@ -129,6 +129,22 @@ func TestRouterObserverLeavesADeadRelayEarly(t *testing.T) {
 	if got, _ := fx.lastSet(); got != 4 {
 		t.Fatalf("relay 7 dead, relay 4 back: the observer follows %v, want 4", fx.srv.set)
 	}
+	// A relay just moved to gets firstContact, not avoidAfter: its link
+	// may still be dialing.
+	fx.srv.st = server.NodeStatus{Upstream: 4}
+	n := len(fx.srv.set)
+	for range 8 { // 2 s unserved by the relay it has just moved to
+		fx.step(view(voter, r4b, r7dead), 250*time.Millisecond)
+	}
+	if len(fx.srv.set) != n {
+		t.Fatalf("left the relay it had just moved to within %v: %v", firstContact, fx.srv.set)
+	}
+	for range 6 {
+		fx.step(view(voter, r4b, r7dead), 250*time.Millisecond)
+	}
+	if got, _ := fx.lastSet(); got != 0 {
+		t.Fatalf("relay 4 never served it for more than %v, 7 is dead: the observer follows %v, want the primary", firstContact, fx.srv.set)
+	}
 }
 
 // TestRouterCutSiteStaysOnItsRelay: when the whole site is cut off (its
