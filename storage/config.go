@@ -3,6 +3,7 @@ package storage
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // LogConfig tunes the transaction log.
@@ -21,6 +22,10 @@ type LogConfig struct {
 	// MaxBatchBytes: the writer stops adding queued records to a batch once
 	// it holds this many bytes (one batch = one fsync).
 	MaxBatchBytes int
+	// OnSync, when set, is called after each fsync of a segment with how
+	// long it took (metrics: ZooKeeper's fsynctime). It runs on the writer
+	// and must not block.
+	OnSync func(time.Duration)
 }
 
 // Hard limits of the format.

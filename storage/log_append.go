@@ -2,6 +2,7 @@ package storage
 
 import (
 	"fmt"
+	"time"
 )
 
 type reqKind int
@@ -206,8 +207,12 @@ func (l *Log) writeBatch(batch []*request) error {
 		return l.fail(err)
 	}
 	if records > 0 {
+		start := time.Now()
 		if err := w.f.Sync(); err != nil {
 			return l.fail(fmt.Errorf("fsync %s: %w", w.f.Name(), err))
+		}
+		if l.cfg.OnSync != nil {
+			l.cfg.OnSync(time.Since(start))
 		}
 	}
 	l.mu.Lock()

@@ -190,6 +190,14 @@ func (a *adminServer) observe(it *item, d time.Duration) {
 	}
 }
 
+// observeFsync records one fsync of the transaction log (storage's
+// LogConfig.OnSync).
+func (a *adminServer) observeFsync(d time.Duration) {
+	if a != nil {
+		a.metrics.fsync.Observe(float64(d) / float64(time.Millisecond))
+	}
+}
+
 // handleList answers GET /commands: a link per command, as ZooKeeper's
 // AdminServer does.
 func (a *adminServer) handleList(w http.ResponseWriter, r *http.Request) {

@@ -30,6 +30,7 @@ type metrics struct {
 	registry *prometheus.Registry
 	read     prometheus.Summary
 	update   prometheus.Summary
+	fsync    prometheus.Summary
 }
 
 // latencyObjectives are the quantiles of the latency summaries: those of
@@ -48,7 +49,12 @@ func newMetrics(s *Server) *metrics {
 		Help:       "Latency of write requests, from arrival to reply (after the commit), in milliseconds.",
 		Objectives: latencyObjectives,
 	})
-	m.registry.MustRegister(m.read, m.update, mntrCollector{m},
+	m.fsync = prometheus.NewSummary(prometheus.SummaryOpts{
+		Name:       "fsynctime",
+		Help:       "Time an fsync of the transaction log took, in milliseconds (one per batch of transactions).",
+		Objectives: latencyObjectives,
+	})
+	m.registry.MustRegister(m.read, m.update, m.fsync, mntrCollector{m},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

@@ -83,7 +83,7 @@ func TestMetricsScrape(t *testing.T) {
 	s := startServer(t, func(c *Config) { c.AdminAddr = "127.0.0.1:0" })
 	before := scrapeMetrics(t, s)
 	before.expectTypes(t, "gauge", zkGauges...)
-	before.expectTypes(t, "summary", "readlatency", "updatelatency")
+	before.expectTypes(t, "summary", "readlatency", "updatelatency", "fsynctime")
 	before.expectTypes(t, "gauge", "go_goroutines")
 	before.expectTypes(t, "counter", "process_cpu_seconds_total")
 
@@ -115,6 +115,10 @@ func TestMetricsScrape(t *testing.T) {
 	grew("packets_received", 2*n+2)
 	grew("packets_sent", 2*n+2)
 	grew("updatelatency_count", n+1)
+	grew("fsynctime_count", 1) // group commit: at least one fsync for the writes
+	if v := after.value(t, "fsynctime_sum"); v <= 0 {
+		t.Errorf("fsynctime_sum = %v, want positive milliseconds", v)
+	}
 	grew("readlatency_count", n+1)
 	grew("last_zxid", n+1)
 	for series, want := range map[string]float64{"ephemerals_count": 1, "watch_count": 1, "num_alive_connections": 1, "global_sessions": 1} {

@@ -125,7 +125,11 @@ func (s *Server) recoverDisk(replay bool) (_ *disk, _ *tree.Tree, _ int, err err
 	// Segments wholly below the snapshot are not read now (as ZooKeeper
 	// does not read those logs): a restart takes the same time however much
 	// history the log still holds.
-	if d.log, err = storage.OpenLogAfter(fsys, logDir, s.cfg.Log, logger, t.LastZxid()); err != nil {
+	logCfg := s.cfg.Log
+	if s.admin != nil && logCfg.OnSync == nil {
+		logCfg.OnSync = s.admin.observeFsync // the fsynctime summary (metrics.go)
+	}
+	if d.log, err = storage.OpenLogAfter(fsys, logDir, logCfg, logger, t.LastZxid()); err != nil {
 		d.log = nil
 		return nil, nil, 0, fmt.Errorf("%w: %w", ErrRecovery, err)
 	}
