@@ -20,28 +20,12 @@ import (
 // deployment has it: the first node of the file that answers the gsip
 // four-letter word on its client address.
 func cmdMembers(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("members", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	configPath := fs.String("config", "", "topology file (TOML) of the deployment")
-	wanOnly := fs.Bool("wan", false, "only the members of the WAN pool (voters and relays of every site)")
-	asJSON := fs.Bool("json", false, "print a JSON list of members instead of a table")
-	timeout := fs.Duration("timeout", 2*time.Second, "how long to wait for each node")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if *configPath == "" || fs.NArg() != 0 {
-		fmt.Fprintln(stderr, "zoogate members: usage: zoogate members --config FILE [--wan] [--json]")
-		return 2
-	}
-	f, err := topology.Load(*configPath)
-	if err != nil {
-		printErrors(stderr, "zoogate members: ", err)
-		return 1
-	}
-	members, from, err := liveView(f, *timeout)
-	if err != nil {
-		fmt.Fprintf(stderr, "zoogate members: %s: %v\n", *configPath, err)
-		return 1
+	vc := newViewCmd("members", "zoogate members --config FILE [--wan] [--json]", stderr)
+	wanOnly := vc.fs.Bool("wan", false, "only the members of the WAN pool (voters and relays of every site)")
+	asJSON := vc.fs.Bool("json", false, "print a JSON list of members instead of a table")
+	_, members, from, rc := vc.run(args)
+	if rc >= 0 {
+		return rc
 	}
 	if *wanOnly {
 		kept := members[:0]
@@ -80,6 +64,47 @@ func cmpInt(a, b uint64) int {
 		return 1
 	}
 	return 0
+}
+
+// viewCmd is what the commands reading the live view share: --config and
+// --timeout, the usage check, loading the file and asking the nodes.
+type viewCmd struct {
+	name, usage string
+	fs          *flag.FlagSet
+	config      *string
+	timeout     *time.Duration
+	stderr      io.Writer
+}
+
+func newViewCmd(name, usage string, stderr io.Writer) *viewCmd {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return &viewCmd{name: name, usage: usage, fs: fs, stderr: stderr,
+		config:  fs.String("config", "", "topology file (TOML) of the deployment"),
+		timeout: fs.Duration("timeout", 2*time.Second, "how long to wait for each node")}
+}
+
+// run parses args and reads the live view; rc is -1 on success, else the
+// exit code (the problem already printed).
+func (vc *viewCmd) run(args []string) (f *topology.File, members []gossip.JSONMember, from []string, rc int) {
+	if err := vc.fs.Parse(args); err != nil {
+		return nil, nil, nil, 2
+	}
+	if *vc.config == "" || vc.fs.NArg() != 0 {
+		fmt.Fprintf(vc.stderr, "zoogate %s: usage: %s\n", vc.name, vc.usage)
+		return nil, nil, nil, 2
+	}
+	f, err := topology.Load(*vc.config)
+	if err != nil {
+		printErrors(vc.stderr, "zoogate "+vc.name+": ", err)
+		return nil, nil, nil, 1
+	}
+	members, from, err = liveView(f, *vc.timeout)
+	if err != nil {
+		fmt.Fprintf(vc.stderr, "zoogate %s: %s: %v\n", vc.name, *vc.config, err)
+		return nil, nil, nil, 1
+	}
+	return f, members, from, -1
 }
 
 // liveView asks the deployment of f for its live view: a node knows its

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"slices"
@@ -55,27 +54,11 @@ type statusNode struct {
 // state, lag, last contact and client address, from the live view of the
 // first node of each site that answers.
 func cmdStatus(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("status", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	configPath := fs.String("config", "", "topology file (TOML) of the deployment")
-	asJSON := fs.Bool("json", false, "print the report as JSON instead of tables")
-	timeout := fs.Duration("timeout", 2*time.Second, "how long to wait for each node")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if *configPath == "" || fs.NArg() != 0 {
-		fmt.Fprintln(stderr, "zoogate status: usage: zoogate status --config FILE [--json]")
-		return 2
-	}
-	f, err := topology.Load(*configPath)
-	if err != nil {
-		printErrors(stderr, "zoogate status: ", err)
-		return 1
-	}
-	members, from, err := liveView(f, *timeout)
-	if err != nil {
-		fmt.Fprintf(stderr, "zoogate status: %s: %v\n", *configPath, err)
-		return 1
+	vc := newViewCmd("status", "zoogate status --config FILE [--json]", stderr)
+	asJSON := vc.fs.Bool("json", false, "print the report as JSON instead of tables")
+	f, members, from, rc := vc.run(args)
+	if rc >= 0 {
+		return rc
 	}
 	rep := buildStatus(f, members, from)
 	if *asJSON {
