@@ -1,6 +1,8 @@
 package main
 
 import (
+	"cmp"
+	"slices"
 	"testing"
 	"time"
 
@@ -45,12 +47,7 @@ func newRouteFixture(t *testing.T, id uint64) *routeFixture {
 func view(ms ...gossip.Member) *gossip.View {
 	v := &gossip.View{Self: 6}
 	v.Members = append(v.Members, ms...)
-	// Members must be ordered by id.
-	for i := 1; i < len(v.Members); i++ {
-		for j := i; j > 0 && v.Members[j].ID < v.Members[j-1].ID; j-- {
-			v.Members[j], v.Members[j-1] = v.Members[j-1], v.Members[j]
-		}
-	}
+	slices.SortFunc(v.Members, func(a, b gossip.Member) int { return cmp.Compare(a.ID, b.ID) }) // ordered by id
 	return v
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"sync"
@@ -67,25 +68,17 @@ func startGossip(cfg *server.Config, path string, id uint64, log hclog.Logger) (
 			gc.LANSeeds = append(gc.LANSeeds, o.Gossip)
 		}
 		if n.GossipWAN != "" && o.GossipWAN != "" {
-			gc.WANSeeds = append(gc.WANSeeds, cmp(o.GossipWANAdvertise, o.GossipWAN))
+			gc.WANSeeds = append(gc.WANSeeds, cmp.Or(o.GossipWANAdvertise, o.GossipWAN))
 		}
 	}
 	gc.Admit = admitter(f)
-	meta := gossip.Meta{Role: n.Role.String(), Client: n.Client, WAN: cmp(n.WANAdvertise, n.WAN)}
+	meta := gossip.Meta{Role: n.Role.String(), Client: n.Client, WAN: cmp.Or(n.WANAdvertise, n.WAN)}
 	agent, err := gossip.Start(gc, meta, log.Named("topology.gossip"))
 	if err != nil {
 		return nil, err
 	}
 	cfg.GossipView = func() []byte { return agent.View().JSON() }
 	return &gossipNode{f: f, n: n, agent: agent, log: log.Named("topology.route"), stop: make(chan struct{})}, nil
-}
-
-// cmp returns a unless it is empty, else b.
-func cmp(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 func siteName(f *topology.File, n *topology.Node) string {
@@ -152,7 +145,7 @@ func (g *gossipNode) run(srv *server.Server) {
 // gossipState puts the server's state into the node's metadata.
 func (g *gossipNode) gossipState(srv *server.Server) {
 	ns := srv.NodeStatus()
-	m := gossip.Meta{Role: g.n.Role.String(), Client: g.n.Client, WAN: cmp(g.n.WANAdvertise, g.n.WAN),
+	m := gossip.Meta{Role: g.n.Role.String(), Client: g.n.Client, WAN: cmp.Or(g.n.WANAdvertise, g.n.WAN),
 		Leader: ns.Leader, Epoch: ns.Epoch, Upstream: ns.Upstream, Zxid: ns.Zxid, LagTxns: ns.LagTxns, LagMs: ns.LagMs}
 	// Behind a relay, zab knows the relay as its leader: the primary's
 	// leader is the one the relay gossips.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -53,16 +54,6 @@ func cmdMembers(args []string, stdout, stderr io.Writer) int {
 			m.Client, leader, m.Zxid, m.LagTxns, m.LagMs, (time.Duration(m.HeardMs) * time.Millisecond).Round(100*time.Millisecond))
 	}
 	tw.Flush()
-	return 0
-}
-
-func cmpInt(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
 	return 0
 }
 
@@ -132,7 +123,7 @@ func liveView(f *topology.File, timeout time.Duration) (members []gossip.JSONMem
 				tried = append(tried, fmt.Sprintf("node %d (%s): %v", n.ID, n.Client, err))
 				continue
 			}
-			from = append(from, fmt.Sprintf("node %d (%s)", n.ID, cmp(site, "the site")))
+			from = append(from, fmt.Sprintf("node %d (%s)", n.ID, cmp.Or(site, "the site")))
 			for _, m := range got {
 				if old, ok := byID[m.ID]; !ok || m.HeardMs < old.HeardMs {
 					m.WAN = m.WAN || old.WAN
@@ -152,7 +143,7 @@ func liveView(f *topology.File, timeout time.Duration) (members []gossip.JSONMem
 	for _, m := range byID {
 		members = append(members, m)
 	}
-	slices.SortFunc(members, func(a, b gossip.JSONMember) int { return cmpInt(a.ID, b.ID) })
+	slices.SortFunc(members, func(a, b gossip.JSONMember) int { return cmp.Compare(a.ID, b.ID) })
 	return members, from, nil
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -113,7 +114,7 @@ func buildStatus(f *topology.File, members []gossip.JSONMember, from []string) *
 	}
 	for i := range rep.Sites {
 		nodes := rep.Sites[i].Nodes
-		slices.SortFunc(nodes, func(a, b statusNode) int { return cmpInt(a.ID, b.ID) })
+		slices.SortFunc(nodes, func(a, b statusNode) int { return cmp.Compare(a.ID, b.ID) })
 		for j := range nodes {
 			nodes[j].Leader = nodes[j].ID == rep.Leader && rep.Leader != 0
 		}
@@ -125,7 +126,7 @@ func fillFromMember(sn *statusNode, m gossip.JSONMember) {
 	sn.InView = true
 	sn.State = m.State
 	if m.State == string(gossip.Alive) {
-		sn.State = cmp(m.Serving, "unknown")
+		sn.State = cmp.Or(m.Serving, "unknown")
 	}
 	sn.Upstream, sn.Zxid = m.Upstream, m.Zxid
 	sn.LagTxns, sn.LagMs, sn.HeardMs = m.LagTxns, m.LagMs, m.HeardMs
@@ -157,7 +158,7 @@ func printStatus(w io.Writer, rep *statusReport) {
 	if rep.Leader != 0 {
 		leader = fmt.Sprintf("node %d (epoch %d)", rep.Leader, rep.Epoch)
 	}
-	fmt.Fprintf(w, "cluster %s: leader %s; as seen by %s\n", cmp(rep.Cluster, "(unnamed)"), leader, strings.Join(rep.From, ", "))
+	fmt.Fprintf(w, "cluster %s: leader %s; as seen by %s\n", cmp.Or(rep.Cluster, "(unnamed)"), leader, strings.Join(rep.From, ", "))
 	for _, s := range rep.Sites {
 		serving := 0
 		for _, n := range s.Nodes {
@@ -169,7 +170,7 @@ func printStatus(w io.Writer, rep *statusReport) {
 		if s.Primary {
 			kind = " (primary)"
 		}
-		fmt.Fprintf(w, "\nsite %s%s: %d of %d serving\n", cmp(s.Name, "(none)"), kind, serving, len(s.Nodes))
+		fmt.Fprintf(w, "\nsite %s%s: %d of %d serving\n", cmp.Or(s.Name, "(none)"), kind, serving, len(s.Nodes))
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "  NODE\tROLE\tLEADER\tSTATE\tLAG\tLAST CONTACT\tUPSTREAM\tCLIENT")
 		for _, n := range s.Nodes {

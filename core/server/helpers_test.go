@@ -76,7 +76,16 @@ func startServer(t testing.TB, mod func(*Config)) *Server {
 // connect opens a go-zookeeper session and waits until it has one.
 func connect(t testing.TB, s *Server) (*zk.Conn, <-chan zk.Event) {
 	t.Helper()
-	c, ev, err := zk.Connect([]string{s.Addr().String()}, 4*time.Second, zk.WithLogInfo(false))
+	return connectTo(t, s.Addr().String(), nil)
+}
+
+// connectTo is connect to any address, through dial when not nil.
+func connectTo(t testing.TB, addr string, dial zk.Dialer) (*zk.Conn, <-chan zk.Event) {
+	t.Helper()
+	if dial == nil {
+		dial = net.DialTimeout // go-zookeeper's own default
+	}
+	c, ev, err := zk.Connect([]string{addr}, 4*time.Second, zk.WithLogInfo(false), zk.WithDialer(dial))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -129,19 +129,7 @@ func connectTLS(t *testing.T, s *Server, conf *tls.Config) *zk.Conn {
 		d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: timeout}, Config: conf}
 		return d.Dial(network, addr)
 	}
-	c, ev, err := zk.Connect([]string{s.TLSAddr().String()}, 4*time.Second, zk.WithLogInfo(false), zk.WithDialer(dial))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	deadline := time.After(5 * time.Second)
-	for c.State() != zk.StateHasSession {
-		select {
-		case <-ev:
-		case <-deadline:
-			t.Fatalf("no session over TLS after 5s (state %v)", c.State())
-		}
-	}
+	c, _ := connectTo(t, s.TLSAddr().String(), dial)
 	return c
 }
 

@@ -1,6 +1,7 @@
 package gossip
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -420,15 +421,7 @@ func (a *Agent) publishLocked() {
 	for _, m := range byID {
 		v.Members = append(v.Members, *m)
 	}
-	slices.SortFunc(v.Members, func(x, y Member) int {
-		switch {
-		case x.ID < y.ID:
-			return -1
-		case x.ID > y.ID:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(v.Members, func(x, y Member) int { return cmp.Compare(x.ID, y.ID) })
 	a.view.Store(v)
 	for _, ch := range a.subs {
 		select {

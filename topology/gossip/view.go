@@ -1,6 +1,7 @@
 package gossip
 
 import (
+	"cmp"
 	"encoding/json"
 	"slices"
 	"strconv"
@@ -42,15 +43,7 @@ func (v *View) Member(id uint64) (Member, bool) {
 	if v == nil {
 		return Member{}, false
 	}
-	i, ok := slices.BinarySearchFunc(v.Members, id, func(m Member, id uint64) int {
-		switch {
-		case m.ID < id:
-			return -1
-		case m.ID > id:
-			return 1
-		}
-		return 0
-	})
+	i, ok := slices.BinarySearchFunc(v.Members, id, func(m Member, id uint64) int { return cmp.Compare(m.ID, id) })
 	if !ok {
 		return Member{}, false
 	}
