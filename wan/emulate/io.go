@@ -196,6 +196,11 @@ func (c *Conn) ReadFrom(p []byte) (int, net.Addr, error) {
 // readOnce waits for a packet, a deadline change (again), the deadline,
 // or the end.
 func (c *Conn) readOnce(p []byte, changed <-chan struct{}, expired <-chan time.Time) (n int, from net.Addr, again bool, err error) {
+	select { // a closed Conn reads nothing, even what it received before Close
+	case <-c.done:
+		return 0, nil, false, net.ErrClosed
+	default:
+	}
 	select {
 	case pk := <-c.inq:
 		return copy(p, pk.data), pk.from, false, nil
