@@ -270,6 +270,8 @@ var clusterFields = map[string]field[Cluster]{
 	"local_sessions":           boolean(func(c *Cluster) *bool { return &c.LocalSessions }),
 	"read_only_max_staleness":  duration(func(c *Cluster) *time.Duration { return &c.ReadOnlyMaxStaleness }),
 	"remote_session_hold":      duration(func(c *Cluster) *time.Duration { return &c.RemoteSessionHold }),
+	"leader_wait":              duration(func(c *Cluster) *time.Duration { return &c.LeaderWait }),
+	"drill_faults":             boolean(func(c *Cluster) *bool { return &c.DrillFaults }),
 }
 
 var siteFields = map[string]field[Site]{

@@ -80,6 +80,16 @@ type Cluster struct {
 	// of the site is connected they are not expired, and once it is back
 	// each has its whole timeout again. 0 = expire them as ZooKeeper does.
 	RemoteSessionHold time.Duration
+	// LeaderWait (leader_wait) is how long a server that lost its leader
+	// or upstream keeps its clients' connections and holds their writes
+	// and sync() calls while it waits for a new one; after that it drops
+	// them as ZooKeeper does. 0 = drop them at once (ZooKeeper's
+	// behaviour).
+	LeaderWait time.Duration
+	// DrillFaults (drill_faults) lets `zoogate drill` inject WAN faults
+	// (cut, heal, delay, loss) through each node's admin address; refused
+	// when false.
+	DrillFaults bool
 	// GossipKeyFile (gossip_key_file) holds the 32-byte key (64 hex
 	// digits) that encrypts gossip; required once a node has gossip_wan.
 	GossipKeyFile string
@@ -271,6 +281,7 @@ func DefaultClusterConfig() Cluster {
 		ReadOnly:               true,
 		LocalSessions:          true,
 		RemoteSessionHold:      10 * time.Minute,
+		LeaderWait:             4 * time.Second,
 	}
 }
 

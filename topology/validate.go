@@ -106,6 +106,7 @@ func (c *checker) cluster() {
 	c.atLeast("global_outstanding_limit", cl.GlobalOutstandingLimit, 1, "requests")
 	c.notNegative("read_only_max_staleness", cl.ReadOnlyMaxStaleness, "unbounded")
 	c.notNegative("remote_session_hold", cl.RemoteSessionHold, "expire as ZooKeeper does")
+	c.notNegative("leader_wait", cl.LeaderWait, "drop clients at once")
 	switch cl.RelayUpstream {
 	case "", RelayFollowsLeader, RelayFollowsFollower:
 	default:
