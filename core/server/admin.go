@@ -107,6 +107,9 @@ func newAdminServer(s *Server) (*adminServer, error) {
 	mux.HandleFunc("/commands/", a.handleCommand)
 	mux.Handle("/metrics", a.onlyGet(a.metrics.handler()))
 	mux.HandleFunc("/{$}", a.handleStatus)
+	for pattern, h := range cfg.AdminExtra {
+		mux.Handle(pattern, a.withToken(h))
+	}
 	mux.HandleFunc("/", a.handleNotFound)
 	a.http = &http.Server{
 		Handler:           mux,
@@ -272,6 +275,18 @@ func (a *adminServer) run(cmd *adminCommand, r *http.Request) (map[string]any, e
 func (a *adminServer) authorized(r *http.Request) bool {
 	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	return ok && subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), a.token) == 1
+}
+
+// withToken asks for the admin token, when one is set, before h runs.
+func (a *adminServer) withToken(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a.token != nil && !a.authorized(r) {
+			a.writeError(w, &CommandError{Status: http.StatusUnauthorized, Kind: ErrAdminToken,
+				Message: "this endpoint needs the admin token (" + adminTokenKey + "): Authorization: Bearer <token>"})
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // allowMethod answers 405 (JSON) to anything but GET and HEAD.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"net/http"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -59,6 +60,10 @@ type Config struct {
 	// or connections; AdminToken is one given in code. Both "" = no token.
 	AdminTokenFile string
 	AdminToken     string
+	// AdminExtra mounts more handlers on the admin server, by URL pattern
+	// (cmd/zoogate's drill fault endpoint, /drill/wan); each handler checks
+	// its own methods. With an admin token, they all ask for it.
+	AdminExtra map[string]http.Handler
 	// ClientTLSAddr (a node's client_tls key, ZooKeeper's
 	// secureClientPort) is a second client listener speaking TLS 1.2+
 	// (tls.go); "" = none. It needs ClientTLS, or the three PEM files
