@@ -19,6 +19,7 @@ Usage:
   zoogate members --config FILE [--wan] [--json]  (the live view of the gossip pools)
   zoogate status --config FILE [--json]  (per site: nodes, the leader, state, lag, last contact)
   zoogate bench [flags]            (zoogate bench -h for the flags)
+  zoogate drill --config FILE [--local] [SCENARIO...] [--json] [--html FILE]  (failover drills; zoogate drill -h)
   zoogate version
 `
 
@@ -38,6 +39,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdConfig(args[1:], stdout, stderr)
 	case "bench":
 		return cmdBench(args[1:], stdout, stderr)
+	case "drill":
+		return cmdDrill(args[1:], stdout, stderr)
 	case "log":
 		return cmdLog(args[1:], stdout, stderr)
 	case "snapshot":

@@ -89,7 +89,12 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		defer writeAllocProfile(*memProfile, log)
 	}
 	if *configPath != "" {
-		if err := attachWAN(&cfg, *configPath, *id, log, *wanEmulate); err != nil {
+		pc, spec, err := attachWAN(&cfg, *configPath, *id, log, *wanEmulate)
+		if err != nil {
+			fmt.Fprintf(stderr, "zoogate serve: %v\n", err)
+			return 1
+		}
+		if err := mountDrillFaults(&cfg, *configPath, *id, pc, spec); err != nil {
 			fmt.Fprintf(stderr, "zoogate serve: %v\n", err)
 			return 1
 		}

@@ -20,31 +20,36 @@ import (
 // bridged with a QUIC transport on the node's wan address (bridge/, wan/).
 // Nodes without a wan address are left as they are. emulateSpec, when not
 // empty, runs this node's WAN packets through the in-process WAN emulator
-// (wan/emulate), for demos and drills on one machine.
-func attachWAN(cfg *server.Config, path string, id uint64, log hclog.Logger, emulateSpec string) error {
+// (wan/emulate), for demos and drills on one machine. With [cluster]
+// drill_faults = true the WAN socket always runs through the emulator (a
+// perfect link unless emulateSpec says otherwise), so that zoogate drill
+// can cut or slow it at run time; the emulator is returned then (nil
+// otherwise), with the spec it started with.
+func attachWAN(cfg *server.Config, path string, id uint64, log hclog.Logger, emulateSpec string) (*emulate.Conn, emulate.Spec, error) {
+	var spec emulate.Spec
 	if cfg.Cluster == nil {
 		if emulateSpec != "" {
-			return fmt.Errorf("--wan-emulate: this node has no WAN link")
+			return nil, spec, fmt.Errorf("--wan-emulate: this node has no WAN link")
 		}
-		return nil
+		return nil, spec, nil
 	}
 	f, err := topology.Load(path)
 	if err != nil {
-		return err
+		return nil, spec, err
 	}
 	n, err := f.SelectNode(id)
 	if err != nil {
-		return err
+		return nil, spec, err
 	}
 	if n.WAN == "" {
 		if emulateSpec != "" {
-			return fmt.Errorf("--wan-emulate: node %d has no wan address", n.ID)
+			return nil, spec, fmt.Errorf("--wan-emulate: node %d has no wan address", n.ID)
 		}
-		return nil
+		return nil, spec, nil
 	}
 	tlsConf, err := wan.LoadTLS(f.Cluster.TLSCA, n.TLSCert, n.TLSKey)
 	if err != nil {
-		return fmt.Errorf("node %d: WAN TLS (tls_ca, tls_cert, tls_key): %w", n.ID, err)
+		return nil, spec, fmt.Errorf("node %d: WAN TLS (tls_ca, tls_cert, tls_key): %w", n.ID, err)
 	}
 	wc := wan.DefaultConfig()
 	wc.ID, wc.Cluster, wc.TLS, wc.ListenAddr = n.ID, f.Cluster.Name, tlsConf, n.WAN
@@ -54,7 +59,7 @@ func attachWAN(cfg *server.Config, path string, id uint64, log hclog.Logger, emu
 	wc.IdleTimeout = max(idle, 5*time.Second)
 	wc.KeepAlive = min(f.Cluster.Tick, wc.IdleTimeout/4)
 	if wc.SpoolDir, err = filepath.Abs(filepath.Join(cfg.DataDir, "spool")); err != nil {
-		return err
+		return nil, spec, err
 	}
 	bc := bridge.Config{WANPeers: map[uint64]bool{}}
 	remote := map[uint64]bool{}
@@ -91,17 +96,23 @@ func attachWAN(cfg *server.Config, path string, id uint64, log hclog.Logger, emu
 		wc.AllowPeer = func(id uint64) bool { return allowed[id] }
 		bc.IsWANPeer = func(id uint64) bool { return remote[id] }
 	}
-	if emulateSpec != "" {
-		spec, err := emulate.ParseSpec(emulateSpec)
-		if err != nil {
-			return fmt.Errorf("--wan-emulate: %w", err)
+	var pc *emulate.Conn
+	if emulateSpec != "" || f.Cluster.DrillFaults {
+		if emulateSpec != "" {
+			if spec, err = emulate.ParseSpec(emulateSpec); err != nil {
+				return nil, spec, fmt.Errorf("--wan-emulate: %w", err)
+			}
 		}
-		pc, err := emulate.Listen(n.WAN, spec, rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), n.ID)))
-		if err != nil {
-			return fmt.Errorf("--wan-emulate: %w", err)
+		if pc, err = emulate.Listen(n.WAN, spec, rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), n.ID))); err != nil {
+			return nil, spec, fmt.Errorf("wan %s (emulated): %w", n.WAN, err)
 		}
 		wc.PacketConn = pc
-		log.Warn("EMULATED WAN: this node's WAN packets are delayed and dropped on purpose (a test setting)", "spec", spec.String())
+		if emulateSpec != "" {
+			log.Warn("EMULATED WAN: this node's WAN packets are delayed and dropped on purpose (a test setting)", "spec", spec.String())
+		}
+		if f.Cluster.DrillFaults {
+			log.Warn("drill faults on: zoogate drill may cut or slow this node's WAN through its admin address (drill_faults = true)")
+		}
 	}
 	wlog := log.Named("wan")
 	cfg.Cluster.WrapTransport = func(lan server.PeerTransport) (server.PeerTransport, error) {
@@ -116,5 +127,5 @@ func attachWAN(cfg *server.Config, path string, id uint64, log hclog.Logger, emu
 		}
 		return bt, nil
 	}
-	return nil
+	return pc, spec, nil
 }
