@@ -105,11 +105,23 @@ func parseArgs(args []string, stderr io.Writer) (*Options, error) {
 	fs.StringVar(&o.Bin, "bin", "", "--local: the zoogate binary to start (default: this executable)")
 	fs.BoolVar(&o.Keep, "keep", false, "--local: keep the temporary directory (files, data, node logs) and print where")
 	fs.StringVar(&o.LogLevel, "log-level", "warn", "the drill's own log on stderr: trace, debug, info, warn or error")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, err
+	// Flags may follow the scenarios (zoogate drill --config F cut-site eu
+	// --duration 30s): parse again after each run of arguments.
+	var rest []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("%w: %v", ErrUsage, err)
 		}
-		return nil, fmt.Errorf("%w: %v", ErrUsage, err)
+		args = fs.Args()
+		for len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+			rest, args = append(rest, args[0]), args[1:]
+		}
+		if len(args) == 0 {
+			break
+		}
 	}
 	var problems []string
 	if *scen != "" {
@@ -122,7 +134,6 @@ func parseArgs(args []string, stderr io.Writer) (*Options, error) {
 			o.Scenarios = append(o.Scenarios, Want{Name: name, Site: site})
 		}
 	}
-	rest := fs.Args()
 	for i := 0; i < len(rest); i++ {
 		w := Want{Name: rest[i]}
 		if (w.Name == CutSite || w.Name == KillRelay) && i+1 < len(rest) && !slices.Contains(AllScenarios, rest[i+1]) {

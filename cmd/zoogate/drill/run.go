@@ -89,8 +89,14 @@ func (d *drill) runScenario(ctx context.Context, idx int, w Want) ScenarioResult
 	d.prog.tick("checking", 0, 0, nil)
 	d.check(ctx, &res, h, base)
 	d.cleanup(ctx, base)
-	res.Passed = res.Error == "" && len(res.Problems) == 0 && res.LostAckedWrites == 0 && res.Linearizable
+	res.Passed = verdict(&res)
 	return res
+}
+
+// verdict: a scenario passes when it ran, recovered, lost no acknowledged
+// write and its history is linearizable.
+func verdict(r *ScenarioResult) bool {
+	return r.Error == "" && len(r.Problems) == 0 && r.LostAckedWrites == 0 && r.Linearizable
 }
 
 // check fills in the verdicts: what each site saw, acknowledged writes

@@ -169,13 +169,22 @@ func startWorkload(base string, sites []string, servers [][]string, o *Options, 
 	for s := range sites {
 		for c := 0; c < o.Clients; c++ {
 			id := s*o.Clients + c
-			conn, err := w.connect(s, id, rng)
+			// Writes and reads on sessions of their own: a session's read
+			// waits for its earlier writes (ZooKeeper's per-session
+			// order), and the reads must go on while writes hang.
+			wc, err := w.connect(s, id, rng)
 			if err != nil {
 				w.finish()
 				return nil, err
 			}
-			w.wg.Add(1)
-			go w.client(conn, s, id, rand.New(rand.NewPCG(rng.Uint64(), uint64(id))))
+			rc, err := w.connect(s, id, rng)
+			if err != nil {
+				w.finish()
+				return nil, err
+			}
+			w.wg.Add(2)
+			go w.writer(wc, s, id, rand.New(rand.NewPCG(rng.Uint64(), uint64(id))))
+			go w.reader(rc, s, id)
 		}
 	}
 	return w, nil
@@ -247,9 +256,9 @@ func outcomeOf(err error) int {
 	return outUnknown
 }
 
-// client alternates a write (setData on a shared key, or the create of a
-// unique znode) and a read of the clock, pausing opts.Interval.
-func (w *workload) client(c *zk.Conn, site, id int, rng *rand.Rand) {
+// writer alternates setData on a shared key (plain or compare-and-set)
+// and the create of a unique znode, pausing opts.Interval.
+func (w *workload) writer(c *zk.Conn, site, id int, rng *rand.Rand) {
 	defer w.wg.Done()
 	lastSeen := map[int]int32{}
 	for i := 0; ; i++ {
@@ -304,6 +313,13 @@ func (w *workload) client(c *zk.Conn, site, id int, rng *rand.Rand) {
 			}
 			w.mu.Unlock()
 		}
+	}
+}
+
+// reader reads the clock znode, pausing opts.Interval.
+func (w *workload) reader(c *zk.Conn, site, id int) {
+	defer w.wg.Done()
+	for w.pause(w.opts.Interval) {
 		call := w.now()
 		data, _, err := c.Get(w.base + "/clock")
 		o := Op{Site: site, Client: id, Kind: opRead, Call: call, Ret: w.now(), Outcome: outOK, Seen: -1}
