@@ -82,7 +82,7 @@ func clusterConfig(f *topology.File, n *topology.Node) *server.ClusterConfig {
 		return nil
 	}
 	cc := &server.ClusterConfig{Name: f.Cluster.Name, InitLimit: f.Cluster.InitLimit, SyncLimit: f.Cluster.SyncLimit, Peers: map[uint64]string{},
-		ReadOnly: f.Cluster.ReadOnly, LocalSessions: f.Cluster.LocalSessions, RemoteSessionHold: f.Cluster.RemoteSessionHold}
+		ReadOnly: f.Cluster.ReadOnly, LocalSessions: f.Cluster.LocalSessions, RemoteSessionHold: f.Cluster.RemoteSessionHold, LeaderWait: f.Cluster.LeaderWait}
 	for _, v := range voters {
 		cc.Voters = append(cc.Voters, v.ID)
 	}

@@ -78,6 +78,11 @@ type ClusterConfig struct {
 	// 0: unbounded. topology's read_only_max_staleness (per site or
 	// cluster).
 	ReadOnlyMaxStaleness time.Duration
+	// LeaderWait is how long a server that stops serving (its leader or
+	// upstream lost) keeps its clients: connections open, reads answered,
+	// writes and sync() held for the next leader (leaderchange.go); 0:
+	// drop them at once, as ZooKeeper does. topology's leader_wait.
+	LeaderWait time.Duration
 	// RemoteSessionHold is how long a server that serves learners of other
 	// sites keeps their sessions alive while such a learner is cut off
 	// (sessionhold.go); 0: expire them as ZooKeeper does. topology's
@@ -169,7 +174,16 @@ type driver struct {
 	syncs        map[uint64]*pendingWrite // local sync() calls waiting for SyncDone
 	token        uint64
 
-	wasServing bool // as of the last role change
+	wasServing bool  // as of the last role change
+	epoch      int64 // the epoch of the last role change (SoftState.Epoch)
+
+	// Leader changes (leaderchange.go): writes and sync() calls that
+	// arrived while the server did not serve, in arrival order; the
+	// arrival counter; whether the server gave up on its clients.
+	waiting []*pendingWrite
+	resend  []*pendingWrite // to send once the running Ready is done
+	seq     uint64
+	gaveUp  bool
 
 	zabTick time.Duration // how often the node is ticked
 
@@ -289,7 +303,7 @@ func (d *driver) run() {
 	ticker := time.NewTicker(d.zabTick)
 	defer ticker.Stop()
 	tr := d.exec.Transport()
-	d.exec.Process()
+	d.process()
 	for {
 		select {
 		case <-s.closing:
@@ -305,6 +319,7 @@ func (d *driver) run() {
 			d.node.Tick()
 			now := time.Now()
 			d.upstreams.check(d, now)
+			d.checkHeld(now)
 			st := d.exec.Status()
 			if st.Lag == 0 {
 				d.caughtUp.Store(now.UnixMilli())
@@ -343,6 +358,6 @@ func (d *driver) run() {
 				d.log.Debug("log view not compacted", "zxid", hexZxid(z), "error", err)
 			}
 		}
-		d.exec.Process()
+		d.process()
 	}
 }

@@ -32,8 +32,16 @@ func (a *clusterApplier) Restore(snap zab.Snapshot) error {
 			return fmt.Errorf("snapshot from the leader: %w", err)
 		}
 	}
+	s.mu.RLock()
+	old := s.tree
+	s.mu.RUnlock()
 	s.replaceTree(t)
 	d.log.Info("installed snapshot from the leader", "zxid", hexZxid(snap.Zxid), "nodes", t.NodeCount())
+	// Clients kept through a leader change still watch the old tree.
+	if events := snapshotEvents(s.watches, old, t); len(events) > 0 {
+		d.log.Info("watches fired by the snapshot", "events", len(events))
+		s.fireWatches(events, t.LastZxid())
+	}
 	return nil
 }
 
@@ -116,18 +124,25 @@ func (n *clusterNotifier) RoleChanged(prevRole zab.ServerState, st zab.SoftState
 	s := d.s
 	wasServing := d.wasServing
 	d.wasServing = st.Serving
+	d.epoch = st.Epoch
 	d.log.Info("role", "role", st.Role.String(), "leader", st.Leader, "epoch", st.Epoch, "serving", st.Serving)
 	if prevRole != st.Role || (wasServing && !st.Serving) {
-		d.failAll("role changed to " + st.Role.String())
+		// A leader's outstanding changes die with its leadership; its
+		// proposals' fate is decided by the next epoch (leaderchange.go).
 		s.mu.Lock()
 		s.prep.Reset()
 		s.mu.Unlock()
 	}
-	if wasServing && !st.Serving {
-		s.closeAllClients()
-	}
-	if s.ro.markServing(st.Serving, time.Now()) {
+	now := time.Now()
+	if s.ro.markServing(st.Serving, now) {
 		s.leaveReadOnly()
+	}
+	s.servingGate.set(st.Serving)
+	switch {
+	case wasServing && !st.Serving:
+		d.lostLeader(now)
+	case !wasServing && st.Serving:
+		d.resumed(st.Epoch, now)
 	}
 	if st.Role == zab.Leading && prevRole != zab.Leading {
 		d.owners = nil // learned again from claims and writes (owners.go)

@@ -156,7 +156,14 @@ func newTestCluster(t *testing.T, n int) *testCluster {
 }
 
 func newWrappedTestCluster(t *testing.T, n int, wrap func(uint64, PeerTransport) PeerTransport) *testCluster {
-	tc := &testCluster{t: t, net: newMemNet(), servers: map[uint64]*Server{}, dirs: map[uint64]string{}, wrap: wrap}
+	return newTestClusterWith(t, n, func(tc *testCluster) { tc.wrap = wrap })
+}
+
+// newTestClusterWith starts n voters after set has adjusted the cluster's
+// settings.
+func newTestClusterWith(t *testing.T, n int, set func(*testCluster)) *testCluster {
+	tc := &testCluster{t: t, net: newMemNet(), servers: map[uint64]*Server{}, dirs: map[uint64]string{}}
+	set(tc)
 	for i := 1; i <= n; i++ {
 		tc.voters = append(tc.voters, uint64(i))
 		tc.dirs[uint64(i)] = t.TempDir()

@@ -50,10 +50,15 @@ func (d *driver) nextZxid() int64 {
 }
 
 func (d *driver) handleWrite(w *pendingWrite) {
+	now := time.Now()
+	d.stamp(w, now)
 	if !d.exec.Serving() {
-		d.fail(w)
+		if !d.hold(w, now) {
+			d.fail(w)
+		}
 		return
 	}
+	w.epoch, w.held = d.epoch, false
 	if w.req == nil { // sync
 		d.token++
 		tok := binary.BigEndian.AppendUint64(nil, d.token)
@@ -143,6 +148,10 @@ func (d *driver) failAll(why string) {
 		d.fail(w)
 		delete(d.syncs, k)
 	}
+	for _, w := range append(d.waiting, d.resend...) {
+		d.fail(w)
+	}
+	d.waiting, d.resend = nil, nil
 }
 
 // forwarded handles a request a learner forwarded to this leader. The

@@ -330,12 +330,15 @@ func (c *conn) handshake(frame []byte) bool {
 	}
 	readOnly := false
 	if !c.s.serving() {
-		if !req.ReadOnly || !c.s.readOnly() {
+		switch {
+		case req.ReadOnly && c.s.readOnly():
+			readOnly = true
+		case c.awaitServing(): // a leader change: wait for the new leader (leaderchange.go)
+		default:
 			c.log.Debug("not serving (no leader, or no upstream); closing client connection", "client_read_only", req.ReadOnly)
 			c.close()
 			return false
 		}
-		readOnly = true
 	}
 	if req.LastZxidSeen > c.s.LastZxid() {
 		c.log.Info("refusing client that has seen a newer zxid than this server",

@@ -31,6 +31,12 @@ type pendingWrite struct {
 	logErr  error         // the log's answer
 	unknown bool          // the log failed: outcome unknown, drop the client
 	moved   bool          // the session moved to another voter: drop the client unanswered
+
+	// Leader changes (leaderchange.go), on the driver goroutine.
+	seq    uint64    // arrival order at the driver (0: not seen yet)
+	epoch  int64     // the epoch it was sent to a leader in (0: not sent)
+	giveUp time.Time // when a client stops waiting for it (zero: never)
+	held   bool      // sent in the epoch the server serves again in: may still commit
 }
 
 // submit hands a write to the sequencer, blocking while the global

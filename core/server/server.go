@@ -46,6 +46,7 @@ type Server struct {
 	disk        *disk         // nil when DataDir is "" (memory only)
 	driver      *driver       // nil for a standalone server
 	ro          roState       // read-only mode (readonly.go)
+	servingGate *servingGate  // handshakes waiting for a leader (leaderchange.go)
 	local       localSessions // local sessions (local.go)
 	snapshotter *snapshotter
 	writeErr    atomic.Pointer[error] // the log failure that stopped writes
@@ -77,14 +78,15 @@ func New(cfg Config, log hclog.Logger) (*Server, error) {
 		log = hclog.NewNullLogger()
 	}
 	s := &Server{
-		cfg:     cfg,
-		log:     log.Named("server"),
-		tree:    tree.New(),
-		watches: watch.New(),
-		conns:   make(map[watch.ID]*conn),
-		perIP:   make(map[string]int),
-		writes:  make(chan *pendingWrite, cfg.GlobalOutstandingLimit),
-		closing: make(chan struct{}),
+		cfg:         cfg,
+		log:         log.Named("server"),
+		tree:        tree.New(),
+		watches:     watch.New(),
+		conns:       make(map[watch.ID]*conn),
+		perIP:       make(map[string]int),
+		writes:      make(chan *pendingWrite, cfg.GlobalOutstandingLimit),
+		closing:     make(chan struct{}),
+		servingGate: newServingGate(cfg.Cluster == nil),
 	}
 	// Session ids are int64 on the wire, with the server id in the top
 	// byte; passwords are keyed by the session secret (secret.go).

@@ -245,6 +245,18 @@ func (m *Manager) ByConn() map[ID][]string {
 	return out
 }
 
+// Paths returns the paths with at least one watch of kind k, sorted.
+func (m *Manager) Paths(k Kind) []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]string, 0, len(m.tables[k]))
+	for p := range m.tables[k] {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out
+}
+
 // ByPath returns every watched path with its connections (wchp).
 func (m *Manager) ByPath() map[string][]ID {
 	m.mu.Lock()

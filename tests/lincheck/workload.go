@@ -21,11 +21,57 @@ type Workload struct {
 	start   time.Time
 	stop    chan struct{}
 	wg      sync.WaitGroup
+	// disconnects counts, per server address, the times a client pinned
+	// to that server lost its connection (StartPinned).
+	disconnects map[string]int
 }
 
-// Start creates the znodes and starts the clients, spread over servers.
+// Start creates the znodes and starts the clients, each given every
+// server (go-zookeeper picks one and moves on when it fails).
 func Start(t testing.TB, servers []string, clients, keys int, seed int64) *Workload {
 	t.Helper()
+	w := setup(t, servers, keys)
+	rng := rand.New(rand.NewSource(seed))
+	for cl := 0; cl < clients; cl++ {
+		w.wg.Add(1)
+		go w.client(servers, cl, keys, rand.New(rand.NewSource(rng.Int63())))
+	}
+	return w
+}
+
+// StartPinned is Start with perServer clients on each server, each given
+// only that server, as a stock client configured with one address is: it
+// never moves to another server, and every connection loss it sees is
+// counted (Disconnects).
+func StartPinned(t testing.TB, servers []string, perServer, keys int, seed int64) *Workload {
+	t.Helper()
+	w := setup(t, servers, keys)
+	rng := rand.New(rand.NewSource(seed))
+	cl := 0
+	for _, addr := range servers {
+		for i := 0; i < perServer; i++ {
+			w.wg.Add(1)
+			go w.client([]string{addr}, cl, keys, rand.New(rand.NewSource(rng.Int63())))
+			cl++
+		}
+	}
+	return w
+}
+
+// Disconnects returns, per server address, how many times clients pinned
+// to it lost their connection so far.
+func (w *Workload) Disconnects() map[string]int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make(map[string]int, len(w.disconnects))
+	for k, v := range w.disconnects {
+		out[k] = v
+	}
+	return out
+}
+
+// setup creates the znodes.
+func setup(t testing.TB, servers []string, keys int) *Workload {
 	setup, _, err := zk.Connect(servers, 8*time.Second, zk.WithLogInfo(false))
 	if err != nil {
 		t.Fatal(err)
@@ -36,24 +82,21 @@ func Start(t testing.TB, servers []string, clients, keys int, seed int64) *Workl
 		}
 	}
 	setup.Close()
-	w := &Workload{t: t, start: time.Now(), stop: make(chan struct{})}
-	rng := rand.New(rand.NewSource(seed))
-	for cl := 0; cl < clients; cl++ {
-		w.wg.Add(1)
-		go w.client(servers, cl, keys, rand.New(rand.NewSource(rng.Int63())))
-	}
-	return w
+	return &Workload{t: t, start: time.Now(), stop: make(chan struct{}), disconnects: map[string]int{}}
 }
 
 func (w *Workload) now() int64 { return int64(time.Since(w.start)) }
 
 func (w *Workload) client(servers []string, cl, keys int, r *rand.Rand) {
 	defer w.wg.Done()
-	c, _, err := zk.Connect(servers, 8*time.Second, zk.WithLogInfo(false))
+	c, events, err := zk.Connect(servers, 8*time.Second, zk.WithLogInfo(false))
 	if err != nil {
 		return
 	}
 	defer c.Close()
+	if len(servers) == 1 {
+		go w.countDisconnects(servers[0], events)
+	}
 	lastSeen := map[int]int32{}
 	for {
 		select {
@@ -93,6 +136,46 @@ func (w *Workload) client(servers []string, cl, keys int, r *rand.Rand) {
 		w.history = append(w.history, porcupine.Operation{ClientId: cl, Input: in, Call: call, Output: out, Return: ret})
 		w.mu.Unlock()
 	}
+}
+
+// countDisconnects counts a pinned client's connection losses: a session
+// event leaving the connected state.
+func (w *Workload) countDisconnects(addr string, events <-chan zk.Event) {
+	connected := false
+	for ev := range events {
+		if ev.Type != zk.EventSession {
+			continue
+		}
+		switch ev.State {
+		case zk.StateHasSession:
+			connected = true
+		case zk.StateDisconnected, zk.StateExpired:
+			select {
+			case <-w.stop:
+				return // the client closing at the end
+			default:
+			}
+			if connected {
+				w.mu.Lock()
+				w.disconnects[addr]++
+				w.mu.Unlock()
+			}
+			connected = false
+		}
+	}
+}
+
+// Completed returns the number of writes with a known outcome so far.
+func (w *Workload) Completed() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for _, op := range w.history {
+		if !op.Output.(Output).Unknown {
+			n++
+		}
+	}
+	return n
 }
 
 // StopAndCheck stops the clients and checks the history: at least minKnown
