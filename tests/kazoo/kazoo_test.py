@@ -340,6 +340,10 @@ def recipe_lock():
     la, lb = a.Lock(path("lock"), "a"), b.Lock(path("lock"), "b")
     eq(la.acquire(timeout=5), True, "first acquire")
     eq(lb.acquire(blocking=False), False, "second client blocked")
+    # b removed its node before acquire returned; on a cluster, a's server
+    # may apply that delete a moment later (reads are sequentially
+    # consistent): sync first, as a client that needs the latest must.
+    a.sync(path("lock"))
     eq(la.contenders(), ["a"], "contenders while held")
     got = threading.Event()
 
