@@ -4,7 +4,7 @@ GO        ?= go
 BIN       := bin/zoogate
 FUZZTIME  ?= 10s
 
-.PHONY: all build run run-cluster run-wan test test-unit test-race test-fuzz test-clients test-long bench bench-quick bench-wan bench-gossip clean
+.PHONY: all build run run-cluster run-wan drill test test-unit test-race test-fuzz test-clients test-long bench bench-quick bench-wan bench-gossip clean
 
 all: build
 
@@ -34,6 +34,12 @@ run-wan: build
 	for id in 1 2 3 4 6; do $(BIN) serve --config configs/wan-demo.toml --id $$id --wan-emulate "delay=40ms,jitter=2ms" & done; \
 	$(BIN) serve --config configs/wan-demo.toml --id 5 & \
 	wait
+
+# Failover drills (docs/drills.md) on configs/wan-demo.toml: every node
+# started by the drill in a temporary directory, every scenario, the summary
+# here and the HTML report in data/drill-report.html. About 2 minutes.
+drill: build
+	$(BIN) drill --local --config configs/wan-demo.toml --html data/drill-report.html
 
 # The whole test suite: unit and integration tests, the concurrent packages
 # again under the race detector, bounded fuzzing of every decoder, and the

@@ -154,8 +154,9 @@ func TestUnavailable(t *testing.T) {
 	}{
 		{"steady", []Op{op(0, outOK), op(100, outOK), op(200, outOK)}, 250, 0},
 		{"a failure between two successes", []Op{op(0, outOK), op(100, outFail), op(300, outOK), op(400, outOK)}, 450, 300},
-		{"a long stall without failure", []Op{op(0, outOK), op(2000, outOK)}, 2100, 2000},
-		{"a short stall", []Op{op(0, outOK), op(400, outOK)}, 450, 0},
+		{"a long stall without failure", []Op{op(0, outOK), op(2500, outOK)}, 2600, 2500},
+		{"a short stall", []Op{op(0, outOK), op(1900, outOK)}, 1950, 0},
+		{"quiet to the end", []Op{op(0, outOK), op(100, outOK)}, 3000, 2900},
 		{"failing to the end", []Op{op(0, outOK), op(100, outFail), op(200, outUnknown)}, 900, 900},
 		{"calls after the end are left out", []Op{op(0, outOK), op(100, outOK), op(1000, outFail)}, 150, 0},
 		{"never once", []Op{op(10, outFail)}, 500, 500},
@@ -211,5 +212,23 @@ func TestStalenessAndSites(t *testing.T) {
 	}
 	if b := rs[1].Timeline[5]; b.ReadsFailed != 1 || rs[1].Timeline[4].MaxStaleMs != 100 {
 		t.Errorf("timeline: %+v", rs[1].Timeline)
+	}
+}
+
+// A site's unavailability is its worst client's: one writer that hangs
+// while another of the site writes on is unavailable for the hang.
+func TestSiteUnavailabilityIsTheWorstClients(t *testing.T) {
+	ms := func(v int) time.Duration { return time.Duration(v) * time.Millisecond }
+	h := &History{Sites: []string{"eu"}, End: ms(5000)}
+	for i := 0; i < 50; i++ {
+		h.Ops = append(h.Ops, Op{Client: 0, Kind: opWrite, Call: ms(i * 100), Ret: ms(i*100 + 50), Outcome: outOK})
+	}
+	h.Ops = append(h.Ops,
+		Op{Client: 1, Kind: opWrite, Ret: ms(100), Outcome: outOK},
+		Op{Client: 1, Kind: opWrite, Ret: ms(3100), Outcome: outFail},
+		Op{Client: 1, Kind: opWrite, Ret: ms(4100), Outcome: outOK},
+		Op{Client: 1, Kind: opWrite, Ret: ms(4900), Outcome: outOK})
+	if got := Sites(h, ms(100))[0].WriteUnavailableMs; got != 4000 {
+		t.Fatalf("write unavailable %v ms, want 4000 (client 1, 100 → 4100)", got)
 	}
 }
