@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -294,4 +295,26 @@ func (l *local) close(keep bool) {
 	if !keep {
 		os.RemoveAll(l.dir)
 	}
+}
+
+// logTails returns the last lines of the logs of the nodes that do not
+// serve, to say why the deployment did not come up.
+func (l *local) logTails() string {
+	var b strings.Builder
+	for i := range l.f.Nodes {
+		n := &l.f.Nodes[i]
+		if serving(n) {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(l.dir, fmt.Sprintf("n%d.log", n.ID)))
+		if err != nil {
+			continue
+		}
+		lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+		fmt.Fprintf(&b, "\nnode %d's log, last lines:", n.ID)
+		for _, ln := range lines[max(0, len(lines)-5):] {
+			b.WriteString("\n  " + ln)
+		}
+	}
+	return b.String()
 }

@@ -343,3 +343,59 @@ func TestFaultEndpointOnServe(t *testing.T) {
 		})
 	}
 }
+
+// TestTemplatesDrill: on a deployment the drill did not start, nodes are
+// killed and started with --kill-cmd and --start-cmd ({id}, {config}).
+func TestTemplatesDrill(t *testing.T) {
+	bin := zoogateBinary(t)
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("[cluster]\nname = \"tmpl\"\ntick = \"500ms\"\nfour_letter_words = [\"*\"]\n")
+	var clients []string
+	for id := 1; id <= 3; id++ {
+		c := testport.Addr(t)
+		clients = append(clients, c)
+		fmt.Fprintf(&b, "\n[[node]]\nid = %d\nclient = %q\npeer = %q\nelection = %q\ndata_dir = %q\n", id, c, testport.Addr(t), testport.Addr(t), filepath.Join(dir, fmt.Sprintf("n%d", id)))
+	}
+	file := filepath.Join(dir, "three.toml")
+	if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pid := filepath.Join(dir, "n{id}.pid")
+	start := fmt.Sprintf("%s serve --config {config} --id {id} >> %s 2>&1 & echo $! > %s", bin, filepath.Join(dir, "n{id}.log"), pid)
+	kill := fmt.Sprintf("kill -9 $(cat %s)", pid)
+	t.Cleanup(func() {
+		for id := 1; id <= 3; id++ {
+			exec.Command("sh", "-c", expand(kill, uint64(id), file)).Run()
+		}
+	})
+	for id := 1; id <= 3; id++ {
+		if out, err := exec.Command("sh", "-c", expand(start, uint64(id), file)).CombinedOutput(); err != nil {
+			t.Fatalf("start node %d: %v %s", id, err, out)
+		}
+	}
+	var out, errb bytes.Buffer
+	rc := Main([]string{"--config", file, "--kill-cmd", kill, "--start-cmd", start, "--json",
+		"--duration", "1s", "--settle", "500ms", "--timeout", "30s", "kill-leader", "kill-follower"}, &out, &errb)
+	var rep Report
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("rc %d: %v\n%s\n%s", rc, err, out.String(), errb.String())
+	}
+	if rc != 0 || !rep.Passed || len(rep.Scenarios) != 2 {
+		t.Fatalf("rc %d: %s\n%s", rc, out.String(), errb.String())
+	}
+	if !strings.Contains(rep.Control, "--kill-cmd") {
+		t.Errorf("control %q", rep.Control)
+	}
+	for _, s := range rep.Scenarios {
+		if len(s.Sites) != 1 || s.Sites[0].Site != "primary" || s.LostAckedWrites != 0 || !s.Linearizable {
+			t.Errorf("%s: %+v", s.Name, s)
+		}
+	}
+	// The nodes are the test's: still serving after the drill.
+	for i, c := range clients {
+		if mode(c) == "" {
+			t.Errorf("node %d does not answer after the drill", i+1)
+		}
+	}
+}

@@ -97,6 +97,7 @@ func Run(ctx context.Context, o *Options, f *topology.File, stderr io.Writer) (*
 		runID: fmt.Sprintf("%x", time.Now().Unix())}
 	rep := &Report{Config: o.Config, Local: o.Local, Seed: seed, Started: time.Now().UTC(), Passed: true}
 	token := ""
+	var lc *local
 	if o.Local {
 		bin := o.Bin
 		if bin == "" {
@@ -111,6 +112,7 @@ func Run(ctx context.Context, o *Options, f *topology.File, stderr io.Writer) (*
 		if err != nil {
 			return nil, err
 		}
+		lc = l
 		defer func() {
 			d.prog.say("stopping the nodes")
 			l.close(o.Keep)
@@ -139,6 +141,9 @@ func Run(ctx context.Context, o *Options, f *topology.File, stderr io.Writer) (*
 	rep.Control = d.ctl.describe()
 	d.prog.say("waiting for every node to serve (at most %v)", o.Timeout)
 	if err := waitServing(ctx, d.f, o.Timeout); err != nil {
+		if lc != nil {
+			return rep, fmt.Errorf("%w: the deployment does not serve: %v%s", ErrSetup, err, lc.logTails())
+		}
 		return rep, fmt.Errorf("%w: the deployment does not serve: %v", ErrSetup, err)
 	}
 	began := time.Now()

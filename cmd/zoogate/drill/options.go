@@ -242,6 +242,9 @@ func (o *Options) checkAgainst(f *topology.File) error {
 	var p []string
 	add := func(format string, a ...any) { p = append(p, fmt.Sprintf(format, a...)) }
 	remote := remoteSites(f)
+	if !o.Local && !f.Cluster.FourLetterWordEnabled("srvr") {
+		add("--config: the drill asks every node srvr (which role it serves in): add \"srvr\" to [cluster] four_letter_words in %s", o.Config)
+	}
 	for i := range o.Scenarios {
 		w := &o.Scenarios[i]
 		if needsProcesses(w.Name) && !o.Local && o.KillCmd == "" {

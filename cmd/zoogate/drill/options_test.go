@@ -56,6 +56,7 @@ func writeFile(t *testing.T, cluster, relayAdmin string) string {
 func TestBadInput(t *testing.T) {
 	file := writeFile(t, "", `admin = "127.0.0.1:18082"`)
 	faults := writeFile(t, "drill_faults = true", "")
+	noSrvr := writeFile(t, `four_letter_words = ["ruok"]`, `admin = "127.0.0.1:18082"`)
 	cases := []struct {
 		args []string
 		rc   int
@@ -78,6 +79,7 @@ func TestBadInput(t *testing.T) {
 		{[]string{"--config", faults, "slow-wan"}, 2, []string{"slow-wan: node 2 has a wan address but no admin address"}},
 		{[]string{"--config", file, "--local", "kill-relay", "primary"}, 2, []string{`kill-relay: site "primary" has no relay`}},
 		{[]string{"--config", "/nonexistent.toml"}, 1, []string{"--config:", "nonexistent.toml"}},
+		{[]string{"--config", noSrvr, "--kill-cmd", "k {id}", "--start-cmd", "s {id}", "kill-leader"}, 2, []string{`add "srvr" to [cluster] four_letter_words`}},
 	}
 	for _, c := range cases {
 		var out, errb bytes.Buffer
