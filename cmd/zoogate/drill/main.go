@@ -50,6 +50,12 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		// The first Ctrl-C heals and cleans up; a second one ends the
+		// drill at once (its local nodes die with it).
+		<-ctx.Done()
+		stop()
+	}()
 	rep, err := Run(ctx, o, f, stderr)
 	if rep != nil {
 		if werr := writeReports(rep, o, stdout); werr != nil {

@@ -150,7 +150,7 @@ func parseArgs(args []string, stderr io.Writer) (*Options, error) {
 			o.Scenarios = append(o.Scenarios, Want{Name: n})
 		}
 	}
-	if err := o.validate(); err != nil {
+	if err := o.Validate(); err != nil {
 		problems = append(problems, err.Error())
 	}
 	if len(problems) > 0 {
@@ -159,9 +159,9 @@ func parseArgs(args []string, stderr io.Writer) (*Options, error) {
 	return o, nil
 }
 
-// validate checks the options alone (not against the file); it reports
+// Validate checks the options alone (not against the file); it reports
 // every problem, one per line, each naming its flag.
-func (o *Options) validate() error {
+func (o *Options) Validate() error {
 	var p []string
 	add := func(format string, a ...any) { p = append(p, fmt.Sprintf(format, a...)) }
 	if o.Config == "" {
