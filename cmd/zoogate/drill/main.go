@@ -101,7 +101,10 @@ func Run(ctx context.Context, o *Options, f *topology.File, stderr io.Writer) (*
 	}
 	d := &drill{o: o, f: f, log: log, prog: newProgress(stderr), rnd: rand.New(rand.NewPCG(seed, 1)), seed: seed,
 		runID: fmt.Sprintf("%x", time.Now().Unix())}
-	rep := &Report{Config: o.Config, Local: o.Local, Seed: seed, Started: time.Now().UTC(), Passed: true}
+	rep := &Report{Config: o.Config, Local: o.Local, Seed: seed, Started: time.Now().UTC(), Passed: true, Skipped: o.LeftOut}
+	if len(o.LeftOut) > 0 {
+		d.prog.say("not run here: %s", strings.Join(o.LeftOut, ", "))
+	}
 	token := ""
 	var lc *local
 	if o.Local {
@@ -113,7 +116,11 @@ func Run(ctx context.Context, o *Options, f *topology.File, stderr io.Writer) (*
 			}
 			bin = exe
 		}
-		d.prog.say("starting %d nodes of %s on this machine (WAN between sites: %s)", len(f.Nodes), o.Config, o.WANSpec)
+		wan := ""
+		if len(remoteSites(f)) > 0 {
+			wan = " (WAN between sites: " + o.WANSpec + ")"
+		}
+		d.prog.say("starting %d nodes of %s on this machine%s", len(f.Nodes), o.Config, wan)
 		l, err := newLocal(ctx, o.Config, bin, o.WANSpec, o.Keep, log)
 		if err != nil {
 			return nil, err

@@ -72,6 +72,13 @@ type Options struct {
 	Keep bool
 	// LogLevel of the drill's own log (stderr).
 	LogLevel string
+
+	// LeftOut names the scenarios a drill without --scenario skipped, and
+	// why (set by checkAgainst).
+	LeftOut []string
+	// allScenarios: none was named; checkAgainst keeps those the
+	// deployment and the options allow.
+	allScenarios bool
 }
 
 const usageLine = "zoogate drill --config FILE [--local | --kill-cmd CMD --start-cmd CMD] [--scenario NAME[,NAME...] | NAME [SITE]...] [--duration D] [--json] [--html FILE] [--seed N]"
@@ -146,6 +153,7 @@ func parseArgs(args []string, stderr io.Writer) (*Options, error) {
 		problems = append(problems, "--scenario: give scenarios either with --scenario or as arguments, not both")
 	}
 	if len(o.Scenarios) == 0 {
+		o.allScenarios = true
 		for _, n := range AllScenarios {
 			o.Scenarios = append(o.Scenarios, Want{Name: n})
 		}
@@ -242,6 +250,28 @@ func (o *Options) checkAgainst(f *topology.File) error {
 	var p []string
 	add := func(format string, a ...any) { p = append(p, fmt.Sprintf(format, a...)) }
 	remote := remoteSites(f)
+	if o.allScenarios {
+		o.Scenarios = o.Scenarios[:0]
+		var left []string
+		for _, n := range AllScenarios {
+			switch {
+			case needsProcesses(n) && !o.Local && o.KillCmd == "":
+				left = append(left, n+" (no --local, no --kill-cmd)")
+			case needsFaults(n) && !o.Local && !f.Cluster.DrillFaults:
+				left = append(left, n+" (drill_faults is off)")
+			case (n == CutSite || n == SlowWAN || n == LosePrimary) && len(remote) == 0:
+				left = append(left, n+" (no remote site)")
+			case n == KillRelay && len(f.Relays()) == 0:
+				left = append(left, n+" (no relay)")
+			default:
+				o.Scenarios = append(o.Scenarios, Want{Name: n})
+			}
+		}
+		o.LeftOut = left
+		if len(o.Scenarios) == 0 {
+			add("--scenario: no scenario can run on %s: %s", o.Config, strings.Join(left, ", "))
+		}
+	}
 	if !o.Local && !f.Cluster.FourLetterWordEnabled("srvr") {
 		add("--config: the drill asks every node srvr (which role it serves in): add \"srvr\" to [cluster] four_letter_words in %s", o.Config)
 	}

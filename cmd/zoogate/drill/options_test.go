@@ -138,3 +138,44 @@ func TestExpand(t *testing.T) {
 		t.Fatal(got)
 	}
 }
+
+// Without scenario names, a drill runs the ones the deployment and the
+// options allow, and says which it leaves out.
+func TestDefaultScenariosFitTheDeployment(t *testing.T) {
+	noFaults := writeFile(t, "", `admin = "127.0.0.1:18082"`)
+	one := filepath.Join(t.TempDir(), "one.toml")
+	os.WriteFile(one, []byte("[[node]]\nid = 1\nclient = \"127.0.0.1:12181\"\nadmin = \"127.0.0.1:18081\"\ndata_dir = \"d\"\n"), 0o644)
+	for _, c := range []struct {
+		file string
+		args []string
+		want string
+		left string
+	}{
+		{noFaults, []string{"--kill-cmd", "k {id}", "--start-cmd", "s {id}"}, "kill-leader,kill-follower,kill-relay eu,lose-primary,rolling-restart", "cut-site (drill_faults is off), slow-wan (drill_faults is off)"},
+		{noFaults, []string{"--local"}, "kill-leader,kill-follower,kill-relay eu,cut-site eu,slow-wan,lose-primary,rolling-restart", ""},
+		{one, []string{"--local"}, "kill-leader,kill-follower,rolling-restart", "kill-relay (no relay), cut-site (no remote site), slow-wan (no remote site), lose-primary (no remote site)"},
+	} {
+		f, err := topology.Load(c.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, err := parseArgs(append([]string{"--config", c.file}, c.args...), &bytes.Buffer{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := o.checkAgainst(f); err != nil {
+			t.Fatalf("%v: %v", c.args, err)
+		}
+		var got []string
+		for _, w := range o.Scenarios {
+			got = append(got, w.String())
+		}
+		if strings.Join(got, ",") != c.want || strings.Join(o.LeftOut, ", ") != c.left {
+			t.Errorf("%s %v: run %s, left out %q", filepath.Base(c.file), c.args, strings.Join(got, ","), o.LeftOut)
+		}
+	}
+	var out, errb bytes.Buffer
+	if rc := Main([]string{"--config", noFaults}, &out, &errb); rc != 2 || !strings.Contains(errb.String(), "no scenario can run") {
+		t.Errorf("nothing can run: rc %d %s", rc, errb.String())
+	}
+}

@@ -20,6 +20,9 @@ type Report struct {
 	DurationMs float64          `json:"duration_ms"`
 	Passed     bool             `json:"passed"`
 	Scenarios  []ScenarioResult `json:"scenarios"`
+	// Skipped: scenarios a drill without --scenario did not run here, and
+	// why.
+	Skipped []string `json:"skipped,omitempty"`
 }
 
 // ScenarioResult is what one scenario did and what clients saw. Times
@@ -81,6 +84,9 @@ func writeSummary(rep *Report, w io.Writer) {
 	}
 	mode := rep.Control
 	fmt.Fprintf(w, "zoogate drill of %s: %s (%d scenarios in %s, seed %d; nodes: %s)\n", rep.Config, verdict, len(rep.Scenarios), seconds(rep.DurationMs), rep.Seed, mode)
+	if len(rep.Skipped) > 0 {
+		fmt.Fprintf(w, "not run here: %s\n", strings.Join(rep.Skipped, ", "))
+	}
 	for _, s := range rep.Scenarios {
 		res := "pass"
 		if !s.Passed {
