@@ -151,8 +151,14 @@ type SiteResult struct {
 	SessionExpirations int     `json:"session_expirations"`
 	MaxStalenessMs     float64 `json:"max_staleness_ms"`
 	MaxWriteLatencyMs  float64 `json:"max_write_latency_ms"`
-	Counts             Counts  `json:"ops"`
-	Timeline           []Bin   `json:"-"`
+	// What a client that asks for read-only mode saw (the site's
+	// read-only reader): reads unavailable, their worst staleness, and
+	// how many a server answered in read-only mode.
+	ReadOnlyUnavailableMs  float64 `json:"ro_read_unavailable_ms"`
+	ReadOnlyMaxStalenessMs float64 `json:"ro_max_staleness_ms"`
+	ReadOnlyServed         int     `json:"ro_reads_in_read_only_mode"`
+	Counts                 Counts  `json:"ops"`
+	Timeline               []Bin   `json:"-"`
 }
 
 // Counts of a site's calls.
@@ -220,6 +226,7 @@ func Sites(h *History, bin time.Duration) []SiteResult {
 	// the site's is its worst client's.
 	writes := make([]map[int][]Op, len(h.Sites))
 	reads := make([]map[int][]Op, len(h.Sites))
+	ro := make([][]Op, len(h.Sites))
 	for i := range out {
 		out[i].Site = h.Sites[i]
 		out[i].Timeline = make([]Bin, nbins)
@@ -244,6 +251,18 @@ func Sites(h *History, bin time.Duration) []SiteResult {
 			}
 			continue
 		}
+		if o.Kind == opROReader {
+			ro[o.Site] = append(ro[o.Site], o)
+			if o.Outcome == outOK {
+				if o.ReadOnly {
+					r.ReadOnlyServed++
+				}
+				if o.Seen >= 0 {
+					r.ReadOnlyMaxStalenessMs = max(r.ReadOnlyMaxStalenessMs, ms(staleness(h.Clock, o.Seen, o.Call)))
+				}
+			}
+			continue
+		}
 		reads[o.Site][o.Client] = append(reads[o.Site][o.Client], o)
 		r.Counts.Reads++
 		if !ok {
@@ -253,9 +272,9 @@ func Sites(h *History, bin time.Duration) []SiteResult {
 		}
 		b.ReadsOK++
 		if o.Seen >= 0 {
-			ms := float64(staleness(h.Clock, o.Seen, o.Call)) / 1e6
-			r.MaxStalenessMs = max(r.MaxStalenessMs, ms)
-			b.MaxStaleMs = max(b.MaxStaleMs, ms)
+			st := ms(staleness(h.Clock, o.Seen, o.Call))
+			r.MaxStalenessMs = max(r.MaxStalenessMs, st)
+			b.MaxStaleMs = max(b.MaxStaleMs, st)
 		}
 	}
 	for i := range out {
@@ -265,6 +284,7 @@ func Sites(h *History, bin time.Duration) []SiteResult {
 		for _, ops := range reads[i] {
 			out[i].ReadUnavailableMs = max(out[i].ReadUnavailableMs, ms(unavailable(ops, h.End)))
 		}
+		out[i].ReadOnlyUnavailableMs = ms(unavailable(ro[i], h.End))
 	}
 	for _, e := range h.Events {
 		if e.Expired {

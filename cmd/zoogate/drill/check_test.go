@@ -232,3 +232,24 @@ func TestSiteUnavailabilityIsTheWorstClients(t *testing.T) {
 		t.Fatalf("write unavailable %v ms, want 4000 (client 1, 100 → 4100)", got)
 	}
 }
+
+// The read-only reader's reads have figures of their own.
+func TestReadOnlyReaderFigures(t *testing.T) {
+	ms := func(v int) time.Duration { return time.Duration(v) * time.Millisecond }
+	h := &History{Sites: []string{"eu"}, End: ms(4000), Clock: []ClockAck{{1, ms(100)}, {2, ms(150)}},
+		Ops: []Op{
+			{Client: roClientID(0), Kind: opROReader, Call: ms(200), Ret: ms(210), Outcome: outOK, Seen: 2},
+			{Client: roClientID(0), Kind: opROReader, Call: ms(900), Ret: ms(910), Outcome: outOK, Seen: 1, ReadOnly: true},
+			{Client: roClientID(0), Kind: opROReader, Call: ms(1000), Ret: ms(1010), Outcome: outFail, Seen: -1},
+			{Client: roClientID(0), Kind: opROReader, Call: ms(3000), Ret: ms(3010), Outcome: outOK, Seen: 2, ReadOnly: true},
+			{Client: roClientID(0), Kind: opROReader, Call: ms(3900), Ret: ms(3910), Outcome: outOK, Seen: 2},
+		}}
+	r := Sites(h, ms(100))[0]
+	if r.ReadOnlyServed != 2 || r.ReadOnlyMaxStalenessMs != 750 || r.ReadOnlyUnavailableMs != 2100 {
+		t.Fatalf("read-only: %d in read-only mode, max staleness %v, unavailable %v; want 2, 750 (missed 2 acknowledged at 150 ms, read at 900 ms), 2100 (910 → 3010)",
+			r.ReadOnlyServed, r.ReadOnlyMaxStalenessMs, r.ReadOnlyUnavailableMs)
+	}
+	if r.Counts.Reads != 0 || r.ReadUnavailableMs != 0 {
+		t.Fatalf("the read-only reader counted as a go-zookeeper reader: %+v", r)
+	}
+}

@@ -166,6 +166,10 @@ func TestLocalDrillEveryScenario(t *testing.T) {
 	if eu := site(CutSite, 1); eu.MaxStalenessMs < 1000 {
 		t.Errorf("cut-site: eu's reads at most %v ms stale during a 2 s cut", eu.MaxStalenessMs)
 	}
+	// A client that asks for read-only mode reads on through the cut.
+	if eu := site(CutSite, 1); eu.ReadOnlyUnavailableMs >= 1000 || eu.ReadOnlyMaxStalenessMs < 1000 {
+		t.Errorf("cut-site: eu's read-only reader unavailable %v ms, at most %v ms stale", eu.ReadOnlyUnavailableMs, eu.ReadOnlyMaxStalenessMs)
+	}
 	// Without voters nobody writes.
 	for i := range 2 {
 		if r := site(LosePrimary, i); r.WriteUnavailableMs < 1500 {

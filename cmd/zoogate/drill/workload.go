@@ -27,8 +27,9 @@ const clockEvery = 50 * time.Millisecond
 
 // Kinds of recorded operations.
 const (
-	opWrite = iota
-	opRead
+	opWrite    = iota
+	opRead     // by a go-zookeeper reader
+	opROReader // by the site's read-only reader (readonly.go)
 )
 
 // Outcomes of a recorded operation.
@@ -47,6 +48,7 @@ type Op struct {
 	Outcome      int
 	Err          string
 	Seen         int64 // reads: the clock counter read (-1: none)
+	ReadOnly     bool  // a read-only reader's read answered by a server in read-only mode
 }
 
 // Acked is a setData the server acknowledged: the key, the version it
@@ -167,6 +169,8 @@ func startWorkload(base string, sites []string, servers [][]string, o *Options, 
 	w.wg.Add(1)
 	go w.clock(clock)
 	for s := range sites {
+		w.wg.Add(1)
+		go w.roReader(s)
 		for c := 0; c < o.Clients; c++ {
 			id := s*o.Clients + c
 			// Writes and reads on sessions of their own: a session's read
