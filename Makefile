@@ -4,7 +4,7 @@ GO        ?= go
 BIN       := bin/zoogate
 FUZZTIME  ?= 10s
 
-.PHONY: all build run run-cluster run-wan drill test test-unit test-race test-fuzz test-clients test-long bench bench-quick bench-wan bench-gossip clean
+.PHONY: all build run run-cluster run-wan drill test test-unit test-race test-fuzz test-clients test-long bench bench-quick bench-wan bench-gossip bench-failover clean
 
 all: build
 
@@ -90,6 +90,11 @@ bench-quick: build
 
 bench-wan: build
 	./scripts/bench-wan.sh
+
+# Only the 3-voter failover stages of make bench (both kinds of writers),
+# into their own page.
+bench-failover: build
+	./scripts/bench.sh --failover-only --out docs/benchmarks-failover.md
 
 clean:
 	rm -rf bin

@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
-# scripts/bench.sh [--quick] [--out FILE] [--keep]
+# scripts/bench.sh [--quick] [--failover-only] [--out FILE] [--keep]
 #
 # Runs zoogate and Apache ZooKeeper side by side on this machine, over
 # loopback, with the same settings, and writes a Markdown report (default
 # docs/benchmarks.md). For each system in turn: a standalone server, then 3
 # voters on this machine; the same workloads against each (`zoogate bench`);
 # failover of the 3 voters (the leader, found with `srvr`, killed with
-# SIGKILL); peak RSS; restart time with many znodes. A system that cannot
+# SIGKILL), once with writers that move between servers and once with stock
+# clients each given one follower; peak RSS; restart time with many znodes. A system that cannot
 # run (zoogate's cluster mode before it exists, say) is reported as
 # "not available", never estimated.
 #
 #   --quick   shorter cells and fewer znodes (about two minutes per system)
 #   --out F   where to write the report (default docs/benchmarks.md)
 #   --keep    keep the work directory (data dirs, logs, raw JSON)
+#   --failover-only  only the 3-voter failover stages (a few minutes)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,6 +24,7 @@ cd "$ROOT"
 QUICK=0
 OUT=docs/benchmarks.md
 KEEP=0
+FAILOVER_ONLY=0
 ARGS="$*"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -29,6 +32,7 @@ while [ $# -gt 0 ]; do
     --out) OUT=${2:?--out needs a file}; shift ;;
     --out=*) OUT=${1#--out=} ;;
     --keep) KEEP=1 ;;
+    --failover-only) FAILOVER_ONLY=1 ;;
     -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
   esac
@@ -125,7 +129,7 @@ record fsync "$WORK/fsync.json"
 meta method.settings "Both systems: loopback only, tickTime ${TICK_MS} ms, initLimit 10, syncLimit 5, no per-IP connection limit (maxClientCnxns=0 / max_client_cnxns = 0), all 4lw enabled, warnings-only logging, data dirs on the same disk, fsync on every commit (ZooKeeper's default forceSync=yes). ZooKeeper runs from zoo.cfg, zoogate from a topology file (\`zoogate serve --config F --id N\`)."
 meta method.warmup "Before its cells, each deployment gets the same unmeasured warm-up ($SYSTEM_WARMUP of 50/50 reads and writes, 16 sessions), so the JVM's JIT is not measured cold."
 meta method.cells "Value sizes: $VALUE_SIZES B. Each cell: \`zoogate bench --mode mixed --sessions S --outstanding $OUTSTANDING --keys $KEYS --value-size V --read-ratio R --warmup $WARMUP --duration $DURATION\` (its built-in raw-protocol client: one goroutine and one socket per session, $OUTSTANDING requests pipelined on each); sessions spread round-robin over all servers; reads are getData, writes setData on random keys.$( [ "$REPEATS" -gt 1 ] && echo " Cells with $REPEAT_SESSIONS sessions run $REPEATS times and show the median run.")"
-meta method.failover "Failover: \`zoogate bench failover --trials $TRIALS\`, writers on every server; kill = scripts/bench/kill-leader.sh (srvr, then SIGKILL); restart = scripts/bench/restart-node.sh, then wait until every server serves a write."
+meta method.failover "Failover: \`zoogate bench failover --trials $TRIALS\`, writers on every server; kill = scripts/bench/kill-leader.sh (srvr, then SIGKILL); restart = scripts/bench/restart-node.sh, then wait until every server serves a write. Writers: go-zookeeper sessions given every server, with a host provider that retries at once (no back-off), so the window is the servers'. With \`--pinned\`: stock go-zookeeper clients (\`zk.Connect\` with its defaults), each given one server, a follower at the start of the trial: what a user who lists one server per client sees, client back-off included."
 meta method.restart "Restart: \`zoogate bench populate\` creates $RESTART_ZNODES znodes of 100 B on the standalone server, which is stopped with SIGTERM and started again; time to the first successful read (\`zoogate bench wait\`, polling every 20 ms)."
 meta method.client "The client runs on the same 2-core machine as the servers, so it competes with them for CPU; ratios are more meaningful than absolute figures."
 
@@ -211,24 +215,44 @@ run_cells() {
   done
 }
 
-# failover_stage SYS VOTERS SERVERS: kill the leader TRIALS times.
+# failover_stage SYS VOTERS SERVERS [pinned]: kill the leader TRIALS times;
+# with "pinned", the writers are stock clients each given one follower.
 failover_stage() {
-  local sys=$1 voters=$2 servers=$3
-  say "$sys $voters voters: failover, $TRIALS trials"
-  if "${BENCH[@]}" failover --servers "$servers" --trials "$TRIALS" --settle "$SETTLE" \
+  local sys=$1 voters=$2 servers=$3 mode=${4:-} key=$2 f=$SYSDIR/failover
+  local -a extra=()
+  if [ "$mode" = pinned ]; then extra=(--pinned); key="$voters pinned"; f=$SYSDIR/failover-pinned; fi
+  # The previous stage's last trial left its leader dead: bring it back
+  # (the run waits until every server serves writes).
+  if [ -f "$SYSDIR/killed" ]; then "$ROOT/scripts/bench/restart-node.sh" "$SYSDIR" >/dev/null; rm -f "$SYSDIR/killed"; fi
+  say "$sys $voters voters: failover${mode:+ ($mode)}, $TRIALS trials"
+  if "${BENCH[@]}" failover --servers "$servers" --trials "$TRIALS" --settle "$SETTLE" "${extra[@]}" \
       --kill-cmd "$ROOT/scripts/bench/kill-leader.sh $SYSDIR" \
       --restart-cmd "$ROOT/scripts/bench/restart-node.sh $SYSDIR" \
-      --json > "$SYSDIR/failover.json" 2> "$SYSDIR/failover.err"; then
-    record failover "$sys" ok "$SYSDIR/failover.json" "$voters"
-  elif [ -s "$SYSDIR/failover.json" ]; then
-    record failover "$sys" ok "$SYSDIR/failover.json" "$voters" # partial: trials show what failed
+      --json > "$f.json" 2> "$f.err"; then
+    record failover "$sys" ok "$f.json" "$key"
+  elif [ -s "$f.json" ]; then
+    record failover "$sys" ok "$f.json" "$key" # partial: trials show what failed
   else
-    record failover "$sys" na "$(tail -n 1 "$SYSDIR/failover.err" | oneline)" "$voters"
+    record failover "$sys" na "$(tail -n 1 "$f.err" | oneline)" "$key"
   fi
 }
 
 bench_system() {
   local sys=$1 servers
+  if [ "$FAILOVER_ONLY" = 1 ]; then
+    say "$sys 3 voters: starting"
+    NA_REASON=""
+    if deploy "$sys" voters3 3; then
+      servers=$(servers_of "$SYSDIR")
+      failover_stage "$sys" 3 "$servers"
+      failover_stage "$sys" 3 "$servers" pinned
+      stop_all "$SYSDIR"
+    else
+      record failover "$sys" na "$NA_REASON" 3
+      record failover "$sys" na "$NA_REASON" "3 pinned"
+    fi
+    return
+  fi
   # Standalone: workloads, peak RSS, then restart with many znodes.
   say "$sys standalone: starting"
   NA_REASON=""
@@ -269,11 +293,13 @@ bench_system() {
     run_cells "$sys" voters3 "$servers"
     record rss "$sys" "3 voters (largest), after the workloads" "$(peak_rss_kb "$SYSDIR")"
     failover_stage "$sys" 3 "$servers"
+    failover_stage "$sys" 3 "$servers" pinned
     stop_all "$SYSDIR"
   else
     say "$sys 3 voters: not available: $NA_REASON"
     run_cells "$sys" voters3 ""
     record failover "$sys" na "$NA_REASON" 3
+    record failover "$sys" na "$NA_REASON" "3 pinned"
   fi
 
   # 7 voters: failover only.

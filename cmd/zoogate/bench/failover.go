@@ -37,6 +37,9 @@ type FailoverTrial struct {
 	// and the end of the trial, by error.
 	FailedWrites int64            `json:"failed_writes"`
 	Errors       map[string]int64 `json:"errors"`
+	// ConnectionLosses counts the connections pinned writers lost from the
+	// kill to the end of the trial (--pinned only).
+	ConnectionLosses int64 `json:"connection_losses"`
 	// RestartOutput and ReadyMs describe the restart: ReadyMs is from the
 	// start of the restart command until every server served a write.
 	RestartOutput string  `json:"restart_output,omitempty"`
@@ -55,6 +58,10 @@ type FailoverReport struct {
 	Recovered          int             `json:"recovered"`
 	MedianWindowMs     float64         `json:"median_window_ms"`
 	MedianAllWritersMs float64         `json:"median_all_writers_ms"`
+	// Pinned: the writers were stock clients, each given one follower.
+	Pinned bool `json:"pinned"`
+	// ConnectionLosses is the trials' total (--pinned only).
+	ConnectionLosses int64 `json:"connection_losses"`
 }
 
 // trialState collects writer outcomes around one kill.
@@ -68,6 +75,7 @@ type trialState struct {
 	allOK     time.Time
 	errs      map[string]int64
 	failed    int64
+	losses    int64       // connections pinned writers lost since the kill started
 	killing   bool        // the kill command is running
 	held      []outcome   // outcomes recorded while killing
 	lastErr   time.Time   // for settling: last failure before the kill
@@ -181,7 +189,7 @@ func RunFailover(ctx context.Context, cfg FailoverConfig, log hclog.Logger) (*Fa
 		log = hclog.NewNullLogger()
 	}
 	rep := &FailoverReport{Servers: cfg.Servers, Writers: cfg.writers(), KillCmd: cfg.KillCmd,
-		RestartCmd: cfg.RestartCmd, Started: time.Now().UTC()}
+		RestartCmd: cfg.RestartCmd, Started: time.Now().UTC(), Pinned: cfg.Pinned}
 	if _, err := waitReady(ctx, cfg.Servers, true, cfg.Root+"/ready", cfg.ReadyTimeout, time.Now(), log); err != nil {
 		return rep, err
 	}
@@ -207,6 +215,10 @@ func summarize(rep *FailoverReport) *FailoverReport {
 			}
 		}
 	}
+	rep.ConnectionLosses = 0
+	for _, t := range rep.Trials {
+		rep.ConnectionLosses += t.ConnectionLosses
+	}
 	rep.MedianWindowMs = median(windows)
 	rep.MedianAllWritersMs = median(all)
 	return rep
@@ -221,6 +233,14 @@ func runTrial(ctx context.Context, cfg FailoverConfig, n int, log hclog.Logger) 
 	st := newTrialState(nw)
 	value := makeValue(cfg.ValueSize)
 
+	var followers []string
+	if cfg.Pinned {
+		var err error
+		if followers, err = currentFollowers(cfg.Servers); err != nil {
+			tr.Error = err.Error()
+			return tr, err
+		}
+	}
 	wctx, stopWriters := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	startErr := make(chan error, nw)
@@ -228,6 +248,10 @@ func runTrial(ctx context.Context, cfg FailoverConfig, n int, log hclog.Logger) 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			if cfg.Pinned {
+				startErr <- runPinnedWriter(wctx, cfg, w, followers[w%len(followers)], value, st)
+				return
+			}
 			startErr <- runWriter(wctx, cfg, w, value, st, log)
 		}()
 	}
@@ -298,6 +322,7 @@ func runTrial(ctx context.Context, cfg FailoverConfig, n int, log hclog.Logger) 
 		tr.AllWritersMs = float64(st.allOK.Sub(killAt)) / 1e6
 	}
 	tr.FailedWrites = st.failed
+	tr.ConnectionLosses = st.losses
 	for k, v := range st.errs {
 		tr.Errors[k] = v
 	}

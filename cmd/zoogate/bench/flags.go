@@ -103,6 +103,7 @@ func ParseFailoverArgs(args []string, out io.Writer) (FailoverConfig, error) {
 	fs.IntVar(&c.ValueSize, "value-size", c.ValueSize, "bytes per value written")
 	fs.StringVar(&c.Root, "root", c.Root, "znode under which writers write")
 	fs.DurationVar(&c.SessionTimeout, "session-timeout", c.SessionTimeout, "session timeout asked of the servers")
+	fs.BoolVar(&c.Pinned, "pinned", c.Pinned, "writers are stock go-zookeeper clients, each given one follower only (what a leader kill leaves)")
 	fs.BoolVar(&c.JSON, "json", c.JSON, "print the report as JSON")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "diagnostics level on stderr: trace|debug|info|warn|error|off")
 	if err := finish(fs, args); err != nil {

@@ -35,6 +35,11 @@ type FailoverConfig struct {
 	Root string
 	// SessionTimeout is the session timeout requested from the servers.
 	SessionTimeout time.Duration
+	// Pinned makes every writer a stock go-zookeeper client (zk.Connect
+	// with its defaults, no host provider) given one server only: a
+	// follower at the start of the trial (srvr), the servers a leader
+	// kill leaves. Its connection losses are counted.
+	Pinned bool
 	// JSON prints the report as JSON.
 	JSON bool
 	// LogLevel is the hclog level of diagnostics on stderr.
