@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -160,5 +162,66 @@ func TestFailoverWithAHarmlessKillRecoversAtOnce(t *testing.T) {
 	}
 	if tr.WindowMs > 5000 {
 		t.Fatalf("window %.1f ms although nothing was killed", tr.WindowMs)
+	}
+}
+
+// --pinned against Apache ZooKeeper: stock clients given one follower each
+// recover after the kill, and see their connections dropped (ZooKeeper's
+// followers close every client when the leader goes).
+func TestFailoverPinnedCountsConnectionLosses(t *testing.T) {
+	t.Parallel()
+	sysDir, servers := startEnsemble(t, 3)
+	scripts := scriptsDir(t)
+	cfg := DefaultFailoverConfig()
+	cfg.Servers = servers
+	cfg.Writers = 2
+	cfg.Trials = 1
+	cfg.Pinned = true
+	cfg.Settle = 300 * time.Millisecond
+	cfg.TrialTimeout = 30 * time.Second
+	cfg.ReadyTimeout = 60 * time.Second
+	cfg.KillCmd = fmt.Sprintf("%q/kill-leader.sh %q", scripts, sysDir)
+	rep, err := RunFailover(context.Background(), cfg, testLogger(t))
+	if err != nil {
+		t.Fatalf("failover: %v (report %+v)", err, rep)
+	}
+	if !rep.Pinned || rep.Recovered != 1 || rep.Trials[0].WindowMs <= 0 {
+		t.Fatalf("report %+v", rep)
+	}
+	if rep.ConnectionLosses == 0 {
+		t.Errorf("pinned clients of ZooKeeper followers saw no connection loss across a leader kill: %+v", rep.Trials)
+	}
+}
+
+// serverMode reads srvr's Mode line, and says what is wrong otherwise.
+func TestServerMode(t *testing.T) {
+	serve := func(answer string) string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ln.Close() })
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				buf := make([]byte, 4)
+				io.ReadFull(c, buf)
+				c.Write([]byte(answer))
+				c.Close()
+			}
+		}()
+		return ln.Addr().String()
+	}
+	if m, err := serverMode(serve("Zookeeper version: 3.8.0\nMode: follower\nNode count: 5\n")); err != nil || m != "follower" {
+		t.Fatalf("mode %q, %v", m, err)
+	}
+	if _, err := serverMode(serve("This ZooKeeper instance is not currently serving requests\n")); err == nil {
+		t.Fatal("an answer without a Mode line was taken")
+	}
+	if _, err := currentFollowers([]string{serve("Mode: leader\n")}); !errors.Is(err, ErrNotReady) {
+		t.Fatalf("no follower: %v", err)
 	}
 }
