@@ -25,7 +25,7 @@ const (
 const pageStyle = `body{font:14px/1.4 system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px;color:#1d2430;background:#fff}
 h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:28px 0 4px}
 .pass{color:#137333}.fail{color:#b3261e}.meta{color:#555;margin:0 0 8px}
-table{border-collapse:collapse;margin:6px 0 10px}td,th{padding:3px 10px;border-bottom:1px solid #e3e6ea;text-align:right}
+table{border-collapse:collapse;margin:6px 0 10px;font-size:13px}td,th{padding:3px 8px;border-bottom:1px solid #e3e6ea;text-align:right}
 th{font-weight:600;color:#444}td:first-child,th:first-child{text-align:left}
 .site{margin:4px 0 0;font-weight:600}svg{display:block;max-width:100%;height:auto}
 .legend span{display:inline-block;margin-right:14px;font-size:12px;color:#444}
