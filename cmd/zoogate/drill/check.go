@@ -148,9 +148,12 @@ type SiteResult struct {
 	WriteUnavailableMs float64 `json:"write_unavailable_ms"`
 	ReadUnavailableMs  float64 `json:"read_unavailable_ms"`
 	ConnectionLosses   int     `json:"connection_losses"`
-	SessionExpirations int     `json:"session_expirations"`
-	MaxStalenessMs     float64 `json:"max_staleness_ms"`
-	MaxWriteLatencyMs  float64 `json:"max_write_latency_ms"`
+	// ConnectionLossesSurviving counts the losses of connections to
+	// servers the scenario did not kill or stop.
+	ConnectionLossesSurviving int     `json:"connection_losses_surviving"`
+	SessionExpirations        int     `json:"session_expirations"`
+	MaxStalenessMs            float64 `json:"max_staleness_ms"`
+	MaxWriteLatencyMs         float64 `json:"max_write_latency_ms"`
 	// What a client that asks for read-only mode saw (the site's
 	// read-only reader): reads unavailable, their worst staleness, and
 	// how many a server answered in read-only mode.
@@ -291,6 +294,9 @@ func Sites(h *History, bin time.Duration) []SiteResult {
 			out[e.Site].SessionExpirations++
 		} else {
 			out[e.Site].ConnectionLosses++
+			if !h.Down[e.Server] {
+				out[e.Site].ConnectionLossesSurviving++
+			}
 		}
 	}
 	return out

@@ -253,3 +253,14 @@ func TestReadOnlyReaderFigures(t *testing.T) {
 		t.Fatalf("the read-only reader counted as a go-zookeeper reader: %+v", r)
 	}
 }
+
+// Connection losses to the servers the scenario took down are told apart
+// from losses to the servers that survived.
+func TestConnectionLossesOnSurvivors(t *testing.T) {
+	h := &History{Sites: []string{"primary"}, End: time.Second, Down: map[string]bool{"127.0.0.1:2183": true},
+		Events: []StateEvent{{Server: "127.0.0.1:2183"}, {Server: "127.0.0.1:2181"}, {Server: "127.0.0.1:2183"}, {Server: "127.0.0.1:2182", Expired: true}}}
+	r := Sites(h, 100*time.Millisecond)[0]
+	if r.ConnectionLosses != 3 || r.ConnectionLossesSurviving != 1 || r.SessionExpirations != 1 {
+		t.Fatalf("losses %d, on survivors %d, expirations %d; want 3, 1, 1", r.ConnectionLosses, r.ConnectionLossesSurviving, r.SessionExpirations)
+	}
+}

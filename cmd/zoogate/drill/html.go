@@ -76,10 +76,10 @@ func writeScenarioHTML(b *strings.Builder, s *ScenarioResult) {
 	}
 	fmt.Fprintf(b, "<p class=\"meta\">fault at %s for %s, %s; %d writes acknowledged, <b>%d lost</b>; linearizable: <b>%s</b> (%s, %d setData); trees %s</p>\n",
 		seconds(s.FaultMs), seconds(s.HealMs-s.FaultMs), e(rec), s.AckedWrites, s.LostAckedWrites, yesNo(s.Linearizable), e(s.LinCheck), s.LinOps, e(s.Trees))
-	b.WriteString("<table><tr><th>site</th><th>writes unavailable</th><th>reads unavailable</th><th>read-only reads unavailable</th><th>connection losses</th><th>sessions expired</th><th>max staleness</th><th>read-only max staleness</th><th>max write latency</th><th>writes ok / failed</th><th>reads ok / failed</th></tr>\n")
+	b.WriteString("<table><tr><th>site</th><th>writes unavailable</th><th>reads unavailable</th><th>read-only reads unavailable</th><th>connection losses (to surviving servers)</th><th>sessions expired</th><th>max staleness</th><th>read-only max staleness</th><th>max write latency</th><th>writes ok / failed</th><th>reads ok / failed</th></tr>\n")
 	for _, r := range s.Sites {
-		fmt.Fprintf(b, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%d</td><td>%d</td><td>%s</td><td>%s</td><td>%s</td><td>%d / %d</td><td>%d / %d</td></tr>\n",
-			e(r.Site), seconds(r.WriteUnavailableMs), seconds(r.ReadUnavailableMs), seconds(r.ReadOnlyUnavailableMs), r.ConnectionLosses, r.SessionExpirations,
+		fmt.Fprintf(b, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%d (%d)</td><td>%d</td><td>%s</td><td>%s</td><td>%s</td><td>%d / %d</td><td>%d / %d</td></tr>\n",
+			e(r.Site), seconds(r.WriteUnavailableMs), seconds(r.ReadUnavailableMs), seconds(r.ReadOnlyUnavailableMs), r.ConnectionLosses, r.ConnectionLossesSurviving, r.SessionExpirations,
 			seconds(r.MaxStalenessMs), seconds(r.ReadOnlyMaxStalenessMs), seconds(r.MaxWriteLatencyMs),
 			r.Counts.Writes-r.Counts.WritesFailed, r.Counts.WritesFailed, r.Counts.Reads-r.Counts.ReadsFailed, r.Counts.ReadsFailed)
 	}

@@ -88,6 +88,7 @@ type drill struct {
 	servers [][]string // per site: client addresses
 	cur     *ScenarioResult
 	at      func() time.Duration // the current workload's clock
+	down    map[string]bool      // client addresses of the nodes the scenario took down
 }
 
 // Run runs the drill of o on the deployment of f (started here with

@@ -108,10 +108,10 @@ func writeSummary(rep *Report, w io.Writer) {
 		fmt.Fprintf(w, "  fault at %s for %s, %s; %d writes acknowledged, %d lost; linearizable: %s (%s, %d setData); trees %s\n",
 			seconds(s.FaultMs), seconds(s.HealMs-s.FaultMs), rec, s.AckedWrites, s.LostAckedWrites, yesNo(s.Linearizable), s.LinCheck, s.LinOps, s.Trees)
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "  SITE\tWRITES UNAVAIL\tREADS UNAVAIL\tRO READS UNAVAIL\tCONN LOST\tEXPIRED\tMAX STALE\tRO MAX STALE\tMAX WRITE LAT\tWRITES OK/FAIL\tREADS OK/FAIL")
+		fmt.Fprintln(tw, "  SITE\tWRITES UNAVAIL\tREADS UNAVAIL\tRO READS UNAVAIL\tCONN LOST (SURVIVING)\tEXPIRED\tMAX STALE\tRO MAX STALE\tMAX WRITE LAT\tWRITES OK/FAIL\tREADS OK/FAIL")
 		for _, r := range s.Sites {
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t%d/%d\t%d/%d\n", r.Site, seconds(r.WriteUnavailableMs), seconds(r.ReadUnavailableMs),
-				seconds(r.ReadOnlyUnavailableMs), r.ConnectionLosses, r.SessionExpirations, seconds(r.MaxStalenessMs), seconds(r.ReadOnlyMaxStalenessMs),
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d (%d)\t%d\t%s\t%s\t%s\t%d/%d\t%d/%d\n", r.Site, seconds(r.WriteUnavailableMs), seconds(r.ReadUnavailableMs),
+				seconds(r.ReadOnlyUnavailableMs), r.ConnectionLosses, r.ConnectionLossesSurviving, r.SessionExpirations, seconds(r.MaxStalenessMs), seconds(r.ReadOnlyMaxStalenessMs),
 				seconds(r.MaxWriteLatencyMs), r.Counts.Writes-r.Counts.WritesFailed, r.Counts.WritesFailed, r.Counts.Reads-r.Counts.ReadsFailed, r.Counts.ReadsFailed)
 		}
 		tw.Flush()

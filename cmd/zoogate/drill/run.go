@@ -16,7 +16,7 @@ const linTimeout = 60 * time.Second
 // for --duration, the heal, recovery, a calm end; then the checks.
 func (d *drill) runScenario(ctx context.Context, idx int, w Want) ScenarioResult {
 	res := ScenarioResult{Name: w.Name, Site: w.Site, LinCheck: "not run"}
-	d.cur, d.at = &res, nil
+	d.cur, d.at, d.down = &res, nil, map[string]bool{}
 	defer func() { d.cur, d.at = nil, nil }()
 	fail := func(format string, a ...any) ScenarioResult {
 		res.Error = fmt.Sprintf(format, a...)
@@ -86,6 +86,7 @@ func (d *drill) runScenario(ctx context.Context, idx int, w Want) ScenarioResult
 	}
 	d.sleep(ctx, "after", d.o.Settle, wl)
 	h = wl.finish()
+	h.Down = d.down
 	d.prog.tick("checking", 0, 0, nil)
 	d.check(ctx, &res, h, base)
 	d.cleanup(ctx, base)

@@ -51,6 +51,7 @@ func (d *drill) killNodes(ctx context.Context, ids []uint64, what string) (fault
 		return errors.Join(errs...)
 	}
 	for _, id := range ids {
+		d.takeDown(id)
 		if err := d.ctl.kill(ctx, id); err != nil {
 			return fault{heal: start}, err
 		}
@@ -58,6 +59,14 @@ func (d *drill) killNodes(ctx context.Context, ids []uint64, what string) (fault
 		d.action("node %d killed", id)
 	}
 	return fault{what: what, heal: start, healWhat: "started " + idList(ids)}, nil
+}
+
+// takeDown notes that the scenario kills or stops node id: its clients'
+// connection losses are not held against the others.
+func (d *drill) takeDown(id uint64) {
+	if n, err := d.f.Node(id); err == nil {
+		d.down[n.Client] = true
+	}
 }
 
 func idList(ids []uint64) string {
@@ -226,6 +235,7 @@ func rollingRestart(ctx context.Context, d *drill, _ Want) (fault, error) {
 	slices.SortStableFunc(order, func(a, b *topology.Node) int { return rank(a) - rank(b) })
 	var ids []uint64
 	for _, n := range order {
+		d.takeDown(n.ID)
 		if err := d.ctl.stop(ctx, n.ID); err != nil {
 			return fault{}, err
 		}

@@ -71,6 +71,7 @@ type StateEvent struct {
 	Site, Client int
 	At           time.Duration
 	Expired      bool
+	Server       string // the server the client was connected to
 }
 
 // History is everything the workload recorded in one scenario; the
@@ -86,6 +87,10 @@ type History struct {
 	Events  []StateEvent
 	Started time.Time
 	End     time.Duration // when the workload was told to stop
+	// Down holds the client addresses of the nodes the scenario killed
+	// or stopped (set by the drill, not the workload): a client of one
+	// of them loses its connection whatever the others do.
+	Down map[string]bool
 }
 
 // workload runs the clients of one scenario.
@@ -209,9 +214,9 @@ func (w *workload) connect(site, client int, rng *rand.Rand) (*zk.Conn, error) {
 		}
 		switch {
 		case ev.State == zk.StateExpired:
-			w.event(StateEvent{Site: site, Client: client, At: w.now(), Expired: true})
+			w.event(StateEvent{Site: site, Client: client, At: w.now(), Expired: true, Server: ev.Server})
 		case ev.State == zk.StateDisconnected && last == zk.StateHasSession:
-			w.event(StateEvent{Site: site, Client: client, At: w.now()})
+			w.event(StateEvent{Site: site, Client: client, At: w.now(), Server: ev.Server})
 		}
 		last = ev.State
 	}
