@@ -155,6 +155,7 @@ func Run(ctx context.Context, o *Options, f *topology.File, stderr io.Writer) (*
 	rep.Control = d.ctl.describe()
 	d.prog.say("waiting for every node to serve (at most %v)", o.Timeout)
 	if err := waitServing(ctx, d.f, o.Timeout); err != nil {
+		rep.Passed = false
 		if lc != nil {
 			return rep, fmt.Errorf("%w: the deployment does not serve: %v%s", ErrSetup, err, lc.logTails())
 		}

@@ -240,7 +240,8 @@ func rollingRestart(ctx context.Context, d *drill, _ Want) (fault, error) {
 			return fault{}, err
 		}
 		d.action("node %d stopped", n.ID)
-		if err := d.ctl.start(ctx, n.ID); err != nil {
+		// Started again even after an interrupt: what was stopped comes back.
+		if err := d.ctl.start(context.WithoutCancel(ctx), n.ID); err != nil {
 			return fault{}, err
 		}
 		if err := waitFor(ctx, fmt.Sprintf("node %d serving after its restart", n.ID), d.o.Timeout, func() bool { return serving(n) }); err != nil {
