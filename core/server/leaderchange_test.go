@@ -334,3 +334,37 @@ func TestSnapshotFiresWatches(t *testing.T) {
 		t.Errorf("events %v, want exactly %v", got, want)
 	}
 }
+
+// TestObserverKeepsClientsThroughARelayMove: an observer whose relay is
+// stopped moves to its site's other relay; its client keeps its
+// connection, reads meanwhile, and a write issued right after the stop
+// goes through once the observer serves again.
+func TestObserverKeepsClientsThroughARelayMove(t *testing.T) {
+	tc := newTestClusterWith(t, 3, func(tc *testCluster) { tc.withLeaderWait(5 * time.Second) })
+	const relayA, relayB, obs = 7, 8, 9
+	for _, id := range []uint64{relayA, relayB, obs} {
+		tc.dirs[id] = t.TempDir()
+	}
+	tc.startLearner(relayA, func(cc *ClusterConfig) { cc.ServeLearners = true })
+	tc.startLearner(relayB, func(cc *ClusterConfig) { cc.ServeLearners = true })
+	tc.startLearner(obs, func(cc *ClusterConfig) { cc.Upstream, cc.Fallbacks = relayA, []uint64{relayB} })
+	tc.leader()
+	oc, ev := connect(t, tc.servers[obs])
+	losses := watchLosses(ev)
+	if _, err := oc.Create("/before", nil, 0, open); err != nil {
+		t.Fatal(err)
+	}
+	tc.stop(relayA)
+	if _, _, err := oc.Get("/before"); err != nil {
+		t.Fatalf("read on the observer while its relay is gone: %v", err)
+	}
+	if _, err := oc.Create("/after", nil, 0, open); err != nil {
+		t.Fatalf("write through the observer issued as its relay stopped: %v", err)
+	}
+	if st := tc.servers[obs].driver.exec.Status(); st.Upstream != relayB {
+		t.Fatalf("observer follows %d, want %d", st.Upstream, relayB)
+	}
+	if n := losses.count(); n > 0 {
+		t.Fatalf("the observer's client lost its connection %d times", n)
+	}
+}

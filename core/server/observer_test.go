@@ -137,6 +137,9 @@ func (tc *testCluster) startLearner(id uint64, mod func(*ClusterConfig)) *Server
 		cc := &ClusterConfig{Voters: tc.voters, Observer: true, InitLimit: 20, SyncLimit: 10, Transport: tc.net.endpoint(id)}
 		mod(cc)
 		c.Cluster = cc
+		if tc.mod != nil {
+			tc.mod(c)
+		}
 	})
 	tc.servers[id] = s
 	return s
