@@ -403,3 +403,42 @@ func TestTemplatesDrill(t *testing.T) {
 		}
 	}
 }
+
+// TestLocalDrillSetupFailures: a binary that cannot make certificates, and
+// nodes that exit at once, end the drill with exit 1 saying why (the
+// nodes' last log lines), and leave no directory behind.
+func TestLocalDrillSetupFailures(t *testing.T) {
+	real := zoogateBinary(t)
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	file, _ := smallDeployment(t, "")
+	broken := filepath.Join(t.TempDir(), "broken-zoogate")
+	script := fmt.Sprintf("#!/bin/sh\nif [ \"$1\" = serve ]; then echo \"boom: this node cannot serve\" >&2; exit 3; fi\nexec %s \"$@\"\n", real)
+	if err := os.WriteFile(broken, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		bin  string
+		want []string
+	}{
+		{"/bin/false", []string{"setup", "tls init"}},
+		{broken, []string{"the deployment does not serve", "node 1's log, last lines:", "boom: this node cannot serve"}},
+	} {
+		var out, errb bytes.Buffer
+		rc := Main([]string{"--config", file, "--local", "--bin", c.bin, "--timeout", "3s", "kill-leader"}, &out, &errb)
+		if rc != 1 {
+			t.Errorf("--bin %s: rc %d, want 1\n%s", c.bin, rc, errb.String())
+		}
+		for _, w := range c.want {
+			if !strings.Contains(errb.String(), w) {
+				t.Errorf("--bin %s: stderr lacks %q:\n%s", c.bin, w, errb.String())
+			}
+		}
+		if strings.Contains(out.String(), "PASSED") {
+			t.Errorf("--bin %s: reported as passed:\n%s", c.bin, out.String())
+		}
+		if left, _ := os.ReadDir(tmp); len(left) != 0 {
+			t.Errorf("--bin %s: left %v in the temporary directory", c.bin, left)
+		}
+	}
+}

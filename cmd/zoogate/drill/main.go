@@ -57,7 +57,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		stop()
 	}()
 	rep, err := Run(ctx, o, f, stderr)
-	if rep != nil {
+	// A drill that ran no scenario has no summary to show (--json still
+	// prints its object, passed false).
+	if rep != nil && (len(rep.Scenarios) > 0 || o.JSON) {
 		if werr := writeReports(rep, o, stdout); werr != nil {
 			fmt.Fprintf(stderr, "zoogate drill: %v\n", werr)
 			return 1
