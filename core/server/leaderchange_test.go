@@ -368,3 +368,46 @@ func TestObserverKeepsClientsThroughARelayMove(t *testing.T) {
 		t.Fatalf("the observer's client lost its connection %d times", n)
 	}
 }
+
+// TestLeaderChangeKeepsSessions: a client of a follower with a 2 s
+// session keeps its session and its ephemeral node across the leader's
+// stop, for well beyond its timeout: the new leader gives every session a
+// fresh timeout, and the follower passes its clients' activity on.
+func TestLeaderChangeKeepsSessions(t *testing.T) {
+	tc := newTestClusterWith(t, 3, func(tc *testCluster) { tc.withLeaderWait(5 * time.Second) })
+	lead := tc.leader()
+	var f uint64
+	for id := range tc.servers {
+		if id != lead {
+			f = id
+		}
+	}
+	const timeout = 2 * time.Second
+	c, ev, err := zk.Connect([]string{tc.servers[f].Addr().String()}, timeout, zk.WithLogInfo(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	waitFor(t, "a session", 5*time.Second, func() bool { return c.State() == zk.StateHasSession })
+	losses := watchLosses(ev)
+	if _, err := c.Create("/eph", nil, zk.FlagEphemeral, open); err != nil {
+		t.Fatal(err)
+	}
+	stopped := time.Now()
+	tc.stop(lead)
+	newLead := tc.leader()
+	// Well past the session's timeout since the old leader went away.
+	waitFor(t, "2.5 session timeouts since the stop", 10*time.Second, func() bool {
+		return time.Since(stopped) > 5*timeout/2
+	})
+	s := tc.servers[newLead]
+	s.mu.RLock()
+	ok := s.tree.Exists("/eph")
+	s.mu.RUnlock()
+	if !ok {
+		t.Fatal("the ephemeral of a client of a surviving follower is gone: its session expired")
+	}
+	if n := losses.count(); n > 0 {
+		t.Fatalf("the client lost its connection or session %d times", n)
+	}
+}
