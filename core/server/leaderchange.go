@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"slices"
 	"sync"
 	"time"
@@ -189,7 +190,7 @@ func (d *driver) resumed(epoch int64, now time.Time) {
 	if len(again) == 0 {
 		return
 	}
-	slices.SortFunc(again, func(a, b *pendingWrite) int { return cmpSeq(a.seq, b.seq) })
+	slices.SortFunc(again, func(a, b *pendingWrite) int { return cmp.Compare(a.seq, b.seq) })
 	d.log.Info("serving again: sending the writes that waited", "epoch", epoch, "requests", len(again))
 	d.resend = append(d.resend, again...)
 }
@@ -207,16 +208,6 @@ func (d *driver) process() {
 		}
 		d.exec.Process()
 	}
-}
-
-func cmpSeq(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // checkHeld runs every tick: a write whose session timeout passed without

@@ -169,6 +169,11 @@ func (w *Workload) countDisconnects(addr string, events <-chan zk.Event) {
 func (w *Workload) Completed() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	return w.knownLocked()
+}
+
+// knownLocked counts the writes with a known outcome (w.mu held).
+func (w *Workload) knownLocked() int {
 	n := 0
 	for _, op := range w.history {
 		if !op.Output.(Output).Unknown {
@@ -186,12 +191,7 @@ func (w *Workload) StopAndCheck(minKnown int) string {
 	w.wg.Wait()
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	known := 0
-	for _, op := range w.history {
-		if !op.Output.(Output).Unknown {
-			known++
-		}
-	}
+	known := w.knownLocked()
 	if known < minKnown {
 		w.t.Fatalf("only %d completed writes: the load did not run", known)
 	}

@@ -377,13 +377,10 @@ func runWriter(ctx context.Context, cfg FailoverConfig, w int, value []byte, st 
 		return err
 	}
 	for ctx.Err() == nil {
-		issued := time.Now()
-		_, err := conn.Set(path, value, -1)
-		done := time.Now()
-		if ctx.Err() != nil {
-			return nil // a write cut short by the end of the trial is no outcome
+		over, err := setOnce(ctx, conn, path, value, w, st)
+		if over {
+			return nil
 		}
-		st.record(w, issued, done, err)
 		if errors.Is(err, zk.ErrSessionExpired) {
 			stop()
 			dctx, cancel := context.WithTimeout(ctx, cfg.ReadyTimeout)
@@ -400,6 +397,20 @@ func runWriter(ctx context.Context, cfg FailoverConfig, w int, value []byte, st 
 		}
 	}
 	return nil
+}
+
+// setOnce writes a writer's znode once and records the outcome; over is
+// true when the trial ended meanwhile (a write cut short by the end of the
+// trial is no outcome).
+func setOnce(ctx context.Context, conn *zk.Conn, path string, value []byte, w int, st *trialState) (over bool, err error) {
+	issued := time.Now()
+	_, err = conn.Set(path, value, -1)
+	done := time.Now()
+	if ctx.Err() != nil {
+		return true, nil
+	}
+	st.record(w, issued, done, err)
+	return false, err
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {

@@ -102,13 +102,10 @@ func runPinnedWriter(ctx context.Context, cfg FailoverConfig, w int, addr string
 		return err
 	}
 	for ctx.Err() == nil {
-		issued := time.Now()
-		_, err := conn.Set(path, value, -1)
-		done := time.Now()
-		if ctx.Err() != nil {
+		over, err := setOnce(ctx, conn, path, value, w, st)
+		if over {
 			return nil
 		}
-		st.record(w, issued, done, err)
 		if err != nil && !errors.Is(err, zk.ErrBadVersion) {
 			_ = sleepCtx(ctx, time.Millisecond) // errors that return at once must not spin
 		}
