@@ -202,8 +202,10 @@ func clusterKillRound(t *testing.T, bin string, n int) {
 			}
 		}(w)
 	}
+	count := func() int { mu.Lock(); defer mu.Unlock(); return len(acked) }
 	for round := 0; round < 3; round++ {
-		time.Sleep(time.Duration(200+rng.Intn(300)) * time.Millisecond) // load runs meanwhile
+		target := count() + 20 + rng.Intn(40) // the load runs a random while between kills
+		waitUntil(t, "writes between kills", 30*time.Second, func() bool { return count() >= target })
 		victim := pc.leader()
 		if round == 1 { // a follower this time
 			for id := range pc.procs {
@@ -217,7 +219,8 @@ func clusterKillRound(t *testing.T, bin string, n int) {
 		pc.leader()
 		pc.start(victim)
 	}
-	time.Sleep(300 * time.Millisecond)
+	target := count() + 20
+	waitUntil(t, "writes after the last kill", 30*time.Second, func() bool { return count() >= target })
 	close(stop)
 	wg.Wait()
 	pc.leader()

@@ -30,15 +30,18 @@ func TestClusterLinearizableWrites(t *testing.T) {
 		addrs = append(addrs, s.Addr().String())
 	}
 	w := lincheck.Start(t, addrs, 6, 3, seed)
-	// Faults: stop the leader, wait for a new one, bring the old one back.
+	// Faults: stop the leader, wait for a new one, bring the old one back,
+	// each after the load has run a random number of writes.
 	for i := 0; i < 2; i++ {
-		time.Sleep(time.Duration(100+rng.Intn(200)) * time.Millisecond) // load runs meanwhile
+		target := w.Completed() + 15 + rng.Intn(30)
+		waitFor(t, "writes between failovers", 20*time.Second, func() bool { return w.Completed() >= target })
 		lead := tc.leader()
 		tc.stop(lead)
 		tc.leader()
 		tc.start(lead)
 	}
-	time.Sleep(200 * time.Millisecond)
+	target := w.Completed() + 20
+	waitFor(t, "writes after the last failover", 20*time.Second, func() bool { return w.Completed() >= target })
 	t.Logf("%s across 2 leader failovers", w.StopAndCheck(50))
 	tc.converged()
 }
