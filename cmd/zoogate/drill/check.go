@@ -11,7 +11,7 @@ import (
 	"github.com/anishathalye/porcupine"
 	"github.com/go-zookeeper/zk"
 
-	"github.com/zoogate/zoogate/tests/lincheck"
+	"github.com/zoogate/zoogate/internal/linmodel"
 )
 
 // unavailableAfter: a stretch without a successful call that is longer
@@ -103,7 +103,7 @@ func LostWrites(h *History, rbs []Readback) (int, []string) {
 // Linearizable checks the setData history with porcupine (lincheck's
 // model of a znode's version), giving up after timeout.
 func Linearizable(h *History, timeout time.Duration) string {
-	switch porcupine.CheckOperationsTimeout(lincheck.Model.ToModel(), h.Lin, timeout) {
+	switch porcupine.CheckOperationsTimeout(linmodel.Model.ToModel(), h.Lin, timeout) {
 	case porcupine.Ok:
 		return LinOK
 	case porcupine.Illegal:

@@ -7,7 +7,7 @@ import (
 
 	"github.com/anishathalye/porcupine"
 
-	"github.com/zoogate/zoogate/tests/lincheck"
+	"github.com/zoogate/zoogate/internal/linmodel"
 )
 
 // healthy is a small history whose every acknowledged write is on every
@@ -77,17 +77,17 @@ func TestLostWritesInjected(t *testing.T) {
 	}
 }
 
-func linOp(client int, call, ret int64, key int, expect int32, out lincheck.Output) porcupine.Operation {
-	return porcupine.Operation{ClientId: client, Input: lincheck.Input{Key: key, Expect: expect}, Call: call, Output: out, Return: ret}
+func linOp(client int, call, ret int64, key int, expect int32, out linmodel.Output) porcupine.Operation {
+	return porcupine.Operation{ClientId: client, Input: linmodel.Input{Key: key, Expect: expect}, Call: call, Output: out, Return: ret}
 }
 
 func TestLinearizableVerdicts(t *testing.T) {
 	ok := &History{Lin: []porcupine.Operation{
-		linOp(0, 0, 10, 0, -1, lincheck.Output{OK: true, Version: 1}),
-		linOp(1, 5, 20, 0, -1, lincheck.Output{OK: true, Version: 2}),
-		linOp(0, 21, 30, 0, 1, lincheck.Output{}), // BadVersion: at 2 already
-		linOp(1, 22, 1<<62, 0, -1, lincheck.Output{Unknown: true}),
-		linOp(0, 31, 40, 1, 0, lincheck.Output{OK: true, Version: 1}),
+		linOp(0, 0, 10, 0, -1, linmodel.Output{OK: true, Version: 1}),
+		linOp(1, 5, 20, 0, -1, linmodel.Output{OK: true, Version: 2}),
+		linOp(0, 21, 30, 0, 1, linmodel.Output{}), // BadVersion: at 2 already
+		linOp(1, 22, 1<<62, 0, -1, linmodel.Output{Unknown: true}),
+		linOp(0, 31, 40, 1, 0, linmodel.Output{OK: true, Version: 1}),
 	}}
 	if got := Linearizable(ok, 10*time.Second); got != LinOK {
 		t.Fatalf("a linearizable history: %s", got)
@@ -95,17 +95,17 @@ func TestLinearizableVerdicts(t *testing.T) {
 	// Two writes one after the other both answered version 1: the second
 	// overwrote the first's version (a lost write, or a stale leader).
 	bad := &History{Lin: []porcupine.Operation{
-		linOp(0, 0, 10, 0, -1, lincheck.Output{OK: true, Version: 1}),
-		linOp(1, 20, 30, 0, -1, lincheck.Output{OK: true, Version: 1}),
+		linOp(0, 0, 10, 0, -1, linmodel.Output{OK: true, Version: 1}),
+		linOp(1, 20, 30, 0, -1, linmodel.Output{OK: true, Version: 1}),
 	}}
 	if got := Linearizable(bad, 10*time.Second); got != LinIllegal {
 		t.Fatalf("a non-linearizable history: %s", got)
 	}
 	// A compare-and-set that succeeded against a version that was gone.
 	cas := &History{Lin: []porcupine.Operation{
-		linOp(0, 0, 10, 2, -1, lincheck.Output{OK: true, Version: 1}),
-		linOp(0, 11, 20, 2, -1, lincheck.Output{OK: true, Version: 2}),
-		linOp(1, 30, 40, 2, 1, lincheck.Output{OK: true, Version: 3}),
+		linOp(0, 0, 10, 2, -1, linmodel.Output{OK: true, Version: 1}),
+		linOp(0, 11, 20, 2, -1, linmodel.Output{OK: true, Version: 2}),
+		linOp(1, 30, 40, 2, 1, linmodel.Output{OK: true, Version: 3}),
 	}}
 	if got := Linearizable(cas, 10*time.Second); got != LinIllegal {
 		t.Fatalf("a stale compare-and-set: %s", got)
@@ -119,8 +119,8 @@ func TestVerdictFailsOnInjectedFaults(t *testing.T) {
 	h, rbs := healthy()
 	delete(rbs[0].Ledger, "/d/ledger/x-0-1")
 	h.Lin = []porcupine.Operation{
-		linOp(0, 0, 10, 0, -1, lincheck.Output{OK: true, Version: 1}),
-		linOp(1, 20, 30, 0, -1, lincheck.Output{OK: true, Version: 1}),
+		linOp(0, 0, 10, 0, -1, linmodel.Output{OK: true, Version: 1}),
+		linOp(1, 20, 30, 0, -1, linmodel.Output{OK: true, Version: 1}),
 	}
 	res := ScenarioResult{}
 	res.LostAckedWrites, res.Lost = LostWrites(h, rbs)

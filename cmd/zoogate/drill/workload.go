@@ -13,7 +13,7 @@ import (
 	"github.com/anishathalye/porcupine"
 	"github.com/go-zookeeper/zk"
 
-	"github.com/zoogate/zoogate/tests/lincheck"
+	"github.com/zoogate/zoogate/internal/linmodel"
 )
 
 // linKeys is the number of znodes the workload's setData calls share:
@@ -277,7 +277,7 @@ func (w *workload) writer(c *zk.Conn, site, id int, rng *rand.Rand) {
 		value := fmt.Sprintf("%s/%d/%d", w.sites[site], id, i)
 		if i%2 == 0 {
 			k := rng.IntN(linKeys)
-			in := lincheck.Input{Key: k, Expect: -1}
+			in := linmodel.Input{Key: k, Expect: -1}
 			if rng.IntN(2) == 0 {
 				in.Expect = lastSeen[k]
 			}
@@ -285,17 +285,17 @@ func (w *workload) writer(c *zk.Conn, site, id int, rng *rand.Rand) {
 			st, err := c.Set(w.base+"/lin-"+strconv.Itoa(k), []byte(value), in.Expect)
 			ret := w.now()
 			o := Op{Site: site, Client: id, Kind: opWrite, Call: call, Ret: ret, Outcome: outcomeOf(err), Seen: -1}
-			var out lincheck.Output
+			var out linmodel.Output
 			linRet := int64(ret)
 			switch o.Outcome {
 			case outOK:
 				if err == nil {
-					out = lincheck.Output{OK: true, Version: st.Version}
+					out = linmodel.Output{OK: true, Version: st.Version}
 					lastSeen[k] = max(lastSeen[k], st.Version)
 				}
 			default:
 				o.Err = err.Error()
-				out = lincheck.Output{Unknown: true}
+				out = linmodel.Output{Unknown: true}
 				linRet = 1 << 62 // it may take effect any time after the call
 			}
 			w.mu.Lock()
