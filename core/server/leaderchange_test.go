@@ -132,7 +132,9 @@ func TestLeaderChangeKeepsClients(t *testing.T) {
 	if newLead == lead {
 		t.Fatal("the stopped server still leads")
 	}
+	mu.Lock()
 	before := len(acked)
+	mu.Unlock()
 	waitFor(t, "writes flowing after the election", 10*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(acked) >= before+50 })
 	close(stop)
 	wg.Wait()
