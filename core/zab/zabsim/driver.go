@@ -162,6 +162,9 @@ func (c *Cluster) execute(s *Server, rd zab.Ready, cut Cut) bool {
 		c.chk.syncDone(s, string(tok))
 	}
 	if rd.SoftState != nil {
+		if rd.SoftState.Serving && !s.Soft.Serving {
+			c.chk.startsServing(s, rd.SoftState.Epoch)
+		}
 		s.Soft = *rd.SoftState
 		c.tracef("role", "%d is %s leader=%d epoch=%d serving=%v", s.ID, rd.SoftState.Role,
 			rd.SoftState.Leader, rd.SoftState.Epoch, rd.SoftState.Serving)

@@ -271,6 +271,23 @@ func (k *checker) afterReady(s *Server, rd zab.Ready) {
 	}
 }
 
+// startsServing: server s serves again, in epoch. It must have applied
+// every transaction of earlier epochs that is committed: none of them can
+// commit later (epoch's leader committed its initial history before anyone
+// serves in epoch). core/server relies on it after a leader change: a
+// client write sent in an earlier epoch and not applied by then never
+// commits, so it is sent again (core/server/leaderchange.go).
+func (k *checker) startsServing(s *Server, epoch int64) {
+	n := 0
+	for n < len(k.committed) && zab.EpochOf(k.committed[n].Zxid) < epoch {
+		n++
+	}
+	if len(s.Applied) < n {
+		k.fail("server %d serves in epoch %d having applied %d txns, but %d of earlier epochs are committed (the last %s)",
+			s.ID, epoch, len(s.Applied), n, zab.FormatZxid(k.committed[n-1].Zxid))
+	}
+}
+
 // established: at most one leader per epoch, and it holds every txn ever
 // acknowledged to a client.
 func (k *checker) established(s *Server, epoch int64) {
