@@ -182,8 +182,10 @@ type driver struct {
 	// arrival counter; whether the server gave up on its clients.
 	waiting []*pendingWrite
 	resend  []*pendingWrite // to send once the running Ready is done
-	seq     uint64
-	gaveUp  bool
+	// waitingCount is len(waiting), for readers off the driver goroutine.
+	waitingCount atomic.Int64
+	seq          uint64
+	gaveUp       bool
 
 	zabTick time.Duration // how often the node is ticked
 

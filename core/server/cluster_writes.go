@@ -152,6 +152,7 @@ func (d *driver) failAll(why string) {
 		d.fail(w)
 	}
 	d.waiting, d.resend = nil, nil
+	d.waitingCount.Store(0)
 }
 
 // forwarded handles a request a learner forwarded to this leader. The

@@ -71,6 +71,16 @@ func (c *conn) close() {
 	})
 }
 
+// isClosed reports whether the connection has been closed.
+func (c *conn) isClosed() bool {
+	select {
+	case <-c.closed:
+		return true
+	default:
+		return false
+	}
+}
+
 // send queues a frame; a client over its outbound limit is disconnected.
 func (c *conn) send(frame []byte) {
 	if !c.out.push(frame) {

@@ -152,6 +152,7 @@ func (d *driver) hold(w *pendingWrite, now time.Time) bool {
 		return false // the server's own writes (expiry, reaper) are decided again later
 	}
 	d.waiting = append(d.waiting, w)
+	d.waitingCount.Store(int64(len(d.waiting)))
 	return true
 }
 
@@ -187,6 +188,19 @@ func (d *driver) resumed(epoch int64, now time.Time) {
 	}
 	again = append(again, d.waiting...)
 	d.waiting = nil
+	d.waitingCount.Store(0)
+	// A write whose client has gone (its connection closed while it
+	// waited) never committed and nobody waits for it: it is dropped, not
+	// applied behind the back of a client that may retry it elsewhere.
+	kept := again[:0]
+	for _, w := range again {
+		if w.conn != nil && w.conn.isClosed() {
+			d.fail(w)
+			continue
+		}
+		kept = append(kept, w)
+	}
+	again = kept
 	if len(again) == 0 {
 		return
 	}
@@ -231,6 +245,7 @@ func (d *driver) checkHeld(now time.Time) {
 		}
 		clear(d.waiting[len(kept):])
 		d.waiting = kept
+		d.waitingCount.Store(int64(len(kept)))
 	}
 	// Sent ones are timed only while their fate is open: the server does
 	// not serve, or they were sent in the epoch it serves again in.
@@ -287,6 +302,11 @@ func (d *driver) stamp(w *pendingWrite, now time.Time) {
 	if w.conn != nil || isCreateSession(w) || w.req == nil {
 		w.giveUp = now.Add(d.writeLimit(w))
 	}
+}
+
+// writesWaiting returns how many writes and sync() calls wait for a leader.
+func (s *Server) writesWaiting() int {
+	return int(s.driver.waitingCount.Load())
 }
 
 // isCreateSession reports whether w creates a session (its handshake

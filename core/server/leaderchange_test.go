@@ -420,3 +420,50 @@ func TestLeaderChangeKeepsSessions(t *testing.T) {
 		t.Fatalf("the client lost its connection or session %d times", n)
 	}
 }
+
+// TestWaitingWriteOfAGoneClientIsDropped: a client issues a write while its
+// server has no leader, then goes away. When the server serves again the
+// write is not applied: nobody waits for it, and its client may have
+// retried it elsewhere.
+func TestWaitingWriteOfAGoneClientIsDropped(t *testing.T) {
+	tc := newTestClusterWith(t, 3, func(tc *testCluster) { tc.withLeaderWait(10 * time.Second) })
+	lead := tc.leader()
+	var f uint64
+	for id := range tc.servers {
+		if id != lead {
+			f = id
+		}
+	}
+	r := dialRaw(t, tc.servers[f])
+	r.handshake(0, nil, false)
+	tc.net.isolate(f)
+	waitFor(t, "the cut follower stops serving", 10*time.Second, func() bool { return !tc.servers[f].serving() })
+	r.send(proto.OpCreate, createBody("/gone", nil, 0))
+	s := tc.servers[f]
+	waitFor(t, "the write waiting at the driver", 10*time.Second, func() bool {
+		return s.writesWaiting() == 1
+	})
+	r.nc.Close()
+	waitFor(t, "the server to notice the closed connection", 10*time.Second, func() bool {
+		s.connMu.Lock()
+		defer s.connMu.Unlock()
+		return len(s.conns) == 0
+	})
+	tc.net.heal()
+	tc.leader()
+	// A write issued after the heal through the same server, then a
+	// converged ensemble: the dropped write would have been applied before.
+	c, _ := connect(t, s)
+	if _, err := c.Create("/after", nil, 0, open); err != nil {
+		t.Fatal(err)
+	}
+	tc.converged()
+	for id, srv := range tc.servers {
+		srv.mu.RLock()
+		ok := srv.tree.Exists("/gone")
+		srv.mu.RUnlock()
+		if ok {
+			t.Fatalf("the write of a client that left is on server %d", id)
+		}
+	}
+}
