@@ -31,6 +31,31 @@ func (tc *testCluster) withLeaderWait(d time.Duration) {
 	}
 }
 
+// followers returns the live servers other than lead, sorted.
+func (tc *testCluster) followers(lead uint64) []uint64 {
+	var fs []uint64
+	for id := range tc.servers {
+		if id != lead {
+			fs = append(fs, id)
+		}
+	}
+	slices.Sort(fs)
+	return fs
+}
+
+// nowhere fails the test if any live server holds path.
+func (tc *testCluster) nowhere(path, what string) {
+	tc.t.Helper()
+	for id, s := range tc.servers {
+		s.mu.RLock()
+		ok := s.tree.Exists(path)
+		s.mu.RUnlock()
+		if ok {
+			tc.t.Fatalf("%s (%s) is on server %d", what, path, id)
+		}
+	}
+}
+
 // sessionLosses collects the connection losses a client's session events
 // report, until the test ends.
 type sessionLosses struct {
@@ -62,13 +87,7 @@ func (l *sessionLosses) count() int { l.mu.Lock(); defer l.mu.Unlock(); return l
 func TestLeaderChangeKeepsClients(t *testing.T) {
 	tc := newTestClusterWith(t, 3, func(tc *testCluster) { tc.withLeaderWait(5 * time.Second) })
 	lead := tc.leader()
-	var fs []uint64
-	for id := range tc.servers {
-		if id != lead {
-			fs = append(fs, id)
-		}
-	}
-	slices.Sort(fs)
+	fs := tc.followers(lead)
 	c1, ev1 := connect(t, tc.servers[fs[0]])
 	c2, ev2 := connect(t, tc.servers[fs[1]])
 	l1, l2 := watchLosses(ev1), watchLosses(ev2)
@@ -180,12 +199,7 @@ func TestLeaderChangeKeepsClients(t *testing.T) {
 func TestLeaderWaitZeroDropsClients(t *testing.T) {
 	tc := newTestCluster(t, 3)
 	lead := tc.leader()
-	var f uint64
-	for id := range tc.servers {
-		if id != lead {
-			f = id
-		}
-	}
+	f := tc.followers(lead)[0]
 	_, ev := connect(t, tc.servers[f])
 	l := watchLosses(ev)
 	tc.stop(lead)
@@ -199,12 +213,7 @@ func TestLeaderWaitZeroDropsClients(t *testing.T) {
 func TestLeaderWaitEnds(t *testing.T) {
 	tc := newTestClusterWith(t, 3, func(tc *testCluster) { tc.withLeaderWait(time.Second) })
 	lead := tc.leader()
-	var f uint64
-	for id := range tc.servers {
-		if id != lead {
-			f = id
-		}
-	}
+	f := tc.followers(lead)[0]
 	c, ev := connect(t, tc.servers[f])
 	l := watchLosses(ev)
 	tc.net.isolate(f)
@@ -223,14 +232,7 @@ func TestLeaderWaitEnds(t *testing.T) {
 	tc.net.heal()
 	tc.leader()
 	tc.converged()
-	for id, s := range tc.servers {
-		s.mu.RLock()
-		ok := s.tree.Exists("/never")
-		s.mu.RUnlock()
-		if ok {
-			t.Fatalf("the write given up on is on server %d", id)
-		}
-	}
+	tc.nowhere("/never", "the write given up on")
 }
 
 // TestLinearizableAcrossLeaderKills: pinned clients (each given one server,
@@ -385,12 +387,7 @@ func TestObserverKeepsClientsThroughARelayMove(t *testing.T) {
 func TestLeaderChangeKeepsSessions(t *testing.T) {
 	tc := newTestClusterWith(t, 3, func(tc *testCluster) { tc.withLeaderWait(5 * time.Second) })
 	lead := tc.leader()
-	var f uint64
-	for id := range tc.servers {
-		if id != lead {
-			f = id
-		}
-	}
+	f := tc.followers(lead)[0]
 	const timeout = 2 * time.Second
 	c, ev, err := zk.Connect([]string{tc.servers[f].Addr().String()}, timeout, zk.WithLogInfo(false))
 	if err != nil {
@@ -428,12 +425,7 @@ func TestLeaderChangeKeepsSessions(t *testing.T) {
 func TestWaitingWriteOfAGoneClientIsDropped(t *testing.T) {
 	tc := newTestClusterWith(t, 3, func(tc *testCluster) { tc.withLeaderWait(10 * time.Second) })
 	lead := tc.leader()
-	var f uint64
-	for id := range tc.servers {
-		if id != lead {
-			f = id
-		}
-	}
+	f := tc.followers(lead)[0]
 	r := dialRaw(t, tc.servers[f])
 	r.handshake(0, nil, false)
 	tc.net.isolate(f)
@@ -458,12 +450,5 @@ func TestWaitingWriteOfAGoneClientIsDropped(t *testing.T) {
 		t.Fatal(err)
 	}
 	tc.converged()
-	for id, srv := range tc.servers {
-		srv.mu.RLock()
-		ok := srv.tree.Exists("/gone")
-		srv.mu.RUnlock()
-		if ok {
-			t.Fatalf("the write of a client that left is on server %d", id)
-		}
-	}
+	tc.nowhere("/gone", "the write of a client that left")
 }
