@@ -140,7 +140,7 @@ func (n *clusterNotifier) RoleChanged(prevRole zab.ServerState, st zab.SoftState
 	s.servingGate.set(st.Serving)
 	switch {
 	case wasServing && !st.Serving:
-		d.lostLeader(now)
+		d.lostLeader()
 	case !wasServing && st.Serving:
 		d.resumed(st.Epoch, now)
 	}

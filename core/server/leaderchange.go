@@ -157,7 +157,7 @@ func (d *driver) hold(w *pendingWrite, now time.Time) bool {
 }
 
 // lostLeader runs when the server stops serving.
-func (d *driver) lostLeader(now time.Time) {
+func (d *driver) lostLeader() {
 	d.gaveUp = false
 	if d.s.leaderWait() <= 0 {
 		d.giveUp("lost the leader (leader_wait is 0)")

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/zoogate/zoogate/internal/netfree"
 )
 
 // lowest is the smallest port handed out: below it sit well-known and
@@ -50,21 +52,6 @@ func candidates() (int, int) {
 	return span.from, span.to
 }
 
-// free reports whether nothing listens on addr over TCP or UDP.
-func free(addr string) bool {
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return false
-	}
-	l.Close()
-	p, err := net.ListenPacket("udp", addr)
-	if err != nil {
-		return false
-	}
-	p.Close()
-	return true
-}
-
 // Addr returns "127.0.0.1:port" for a port that is free for TCP and UDP,
 // outside the ephemeral range and not handed out before in this process.
 func Addr(t testing.TB) string {
@@ -92,7 +79,7 @@ func Pick() (string, error) {
 		if _, dup := handedOut.LoadOrStore(addr, true); dup {
 			continue
 		}
-		if free(addr) {
+		if netfree.Free(addr) {
 			return addr, nil
 		}
 	}

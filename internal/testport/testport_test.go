@@ -4,6 +4,8 @@ import (
 	"net"
 	"strconv"
 	"testing"
+
+	"github.com/zoogate/zoogate/internal/netfree"
 )
 
 // TestAddrIsFreeUniqueAndOutsideTheEphemeralRange: every address binds,
@@ -47,7 +49,7 @@ func TestTakenPortIsSkipped(t *testing.T) {
 	}
 	defer l.Close()
 	handedOut.Delete(addr) // make it a candidate again
-	if free(addr) {
-		t.Fatalf("free(%s) while listening on it", addr)
+	if netfree.Free(addr) {
+		t.Fatalf("netfree.Free(%s) while listening on it", addr)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/BurntSushi/toml"
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/zoogate/zoogate/internal/netfree"
 	"github.com/zoogate/zoogate/topology"
 )
 
@@ -105,7 +106,7 @@ func rewriteLocal(src, dir string) (string, error) {
 			if !ok {
 				continue
 			}
-			if !taken[a] && bindable(a) {
+			if !taken[a] && netfree.Free(a) {
 				taken[a] = true
 				continue
 			}
@@ -139,21 +140,6 @@ func rewriteLocal(src, dir string) (string, error) {
 	return out, nil
 }
 
-// bindable reports whether addr can be listened on here, TCP and UDP.
-func bindable(addr string) bool {
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return false
-	}
-	l.Close()
-	p, err := net.ListenPacket("udp", addr)
-	if err != nil {
-		return false
-	}
-	p.Close()
-	return true
-}
-
 // freeLoopback finds a loopback port free for TCP and UDP that is not in
 // taken, and marks it taken.
 func freeLoopback(taken map[string]bool) (string, error) {
@@ -164,7 +150,7 @@ func freeLoopback(taken map[string]bool) (string, error) {
 		}
 		a := l.Addr().String()
 		l.Close()
-		if !taken[a] && bindable(a) {
+		if !taken[a] && netfree.Free(a) {
 			taken[a] = true
 			return a, nil
 		}
