@@ -50,7 +50,7 @@ func Parse(data []byte, filename string) (*File, error) {
 	}
 	d := &decoder{file: filename, lines: lines, bad: map[string]bool{}}
 	f := d.decodeFile(raw)
-	f.Path, f.lines = filename, d.lines
+	f.Path, f.lines, f.Source = filename, d.lines, data
 	problems := d.problems
 	for _, p := range f.problems() {
 		if !d.bad[p.Field] { // a value that failed to decode is reported once

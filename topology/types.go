@@ -15,6 +15,9 @@ type File struct {
 	// Path is the file name given to Parse or Load ("" for a File built in
 	// code). Problems found later by Validate name it.
 	Path string
+	// Source is the text Parse decoded (nil for a File built in code): what
+	// a node hands an observer that joins through it (zoogate serve --join).
+	Source []byte
 
 	Cluster Cluster
 	// Sites in file order. A file without [[site]] tables gets one implicit

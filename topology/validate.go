@@ -262,6 +262,7 @@ func (c *checker) nodes() {
 		c.nodeWAN(i, n)
 		c.nodeClientTLS(i, n)
 		c.nodeGossipWAN(i, n)
+		c.nodeGossipTLS(i, n)
 		c.nodeDirs(i, n, clientHost, dirs)
 		switch n.LogLevel {
 		case hclog.NoLevel, hclog.Trace, hclog.Debug, hclog.Info, hclog.Warn, hclog.Error:
@@ -411,6 +412,33 @@ func (c *checker) nodeGossipWAN(i int, n *Node) {
 	if c.f.Cluster.GossipKeyFile == "" && !c.gossipKeyReported {
 		c.gossipKeyReported = true
 		c.add(clusterKey("gossip_key_file"), "is required when a node has gossip_wan: gossip crossing the WAN is encrypted (zoogate tls init writes gossip.key)")
+	}
+}
+
+// nodeGossipTLS checks what certificate identity on gossip needs: with a
+// deployment CA, every node that gossips proves the id it gossips with its
+// certificate (docs/topology.md, "Admission"); and observers that join at
+// run time need both the CA and the gossip key.
+func (c *checker) nodeGossipTLS(i int, n *Node) {
+	cl := &c.f.Cluster
+	if cl.DynamicObservers && n.Gossip != "" {
+		if cl.TLSCA == "" && !c.caReported {
+			c.caReported = true
+			c.add(clusterKey("tls_ca"), "is required with dynamic_observers: an observer that joins at run time proves its id with a certificate from this CA")
+		}
+		if cl.GossipKeyFile == "" && !c.gossipKeyReported {
+			c.gossipKeyReported = true
+			c.add(clusterKey("gossip_key_file"), "is required with dynamic_observers: the pools a joining observer enters are encrypted")
+		}
+	}
+	if n.Gossip == "" || cl.TLSCA == "" || n.WAN != "" || n.ClientTLS != "" {
+		return // no gossip, no CA, or the missing certificate is reported already
+	}
+	if n.TLSCert == "" {
+		c.add(nodeKey(i, "tls_cert"), "is required with gossip once [cluster] tls_ca is set: gossip checks every node's certificate against the id it gossips")
+	}
+	if n.TLSKey == "" {
+		c.add(nodeKey(i, "tls_key"), "is required with gossip once [cluster] tls_ca is set")
 	}
 }
 
