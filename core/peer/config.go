@@ -35,17 +35,35 @@ type TCPConfig struct {
 	// upstream): that id is a known peer from then on, reached only over
 	// the connections it makes (it is never dialed). A Send to it while
 	// it has no connection is lost and the driver is told Broken at once.
-	// When false such a hello is refused (ErrHandshake, logged). Set it
-	// only on a transport whose handshake authenticates the dialer well
-	// enough for the deployment: on a LAN the cluster name, later mutual
-	// TLS.
+	// When false such a hello is refused (ErrHandshake, logged). The
+	// hello itself proves nothing beyond the cluster name: set it alone
+	// only where knowing the name is authentication enough (a closed
+	// LAN). Elsewhere set TLS as well, and an AdmitLearner that requires
+	// verified, so that only a server holding a certificate from the
+	// deployment's CA that names the id can join as that id.
 	AcceptLearners bool
+	// AdmitLearner, when set, vets a hello AcceptLearners would accept
+	// from an id that is neither in Peers nor in Upstreams, at every
+	// connection: verified tells whether it came over TLS with a
+	// certificate naming that id. An error refuses the connection
+	// (ErrHandshake, logged). It is called from the handshake goroutines,
+	// several at once, and should return promptly: the handshake's
+	// deadline runs meanwhile.
+	AdmitLearner func(id uint64, verified bool) error
+	// TLS, when set, lets this transport speak mutual TLS on its peer
+	// links (a learner not in the topology file must). Accepted
+	// connections that open with a TLS handshake are served over TLS,
+	// plain ones as before; dials go over TLS when TLS.Dial is set. Over
+	// TLS a hello's sender must be the server the peer's certificate
+	// names (TLS.PeerID), or the connection is refused.
+	TLS *TLSConfig
 	// Cluster is the cluster name both ends of a connection must share.
 	Cluster string
 
 	// DialTimeout bounds one connection attempt.
 	DialTimeout time.Duration
-	// HandshakeTimeout bounds the exchange of hello frames.
+	// HandshakeTimeout bounds the exchange of hello frames, together with
+	// the TLS handshake before them on a TLS link.
 	HandshakeTimeout time.Duration
 	// BackoffMin and BackoffMax bound the wait between failed dials; it
 	// doubles per failure, with jitter (between half and all of it).
@@ -224,6 +242,9 @@ func (c TCPConfig) Validate() error {
 	}
 	if c.MaxInboxBytes <= 0 {
 		bad("MaxInboxBytes", "must be > 0, got %d", c.MaxInboxBytes)
+	}
+	if c.TLS != nil {
+		c.TLS.validate(bad)
 	}
 	return errors.Join(errs...)
 }

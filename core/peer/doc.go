@@ -9,7 +9,7 @@
 // # What it owns
 //
 // Connections between servers: who dials whom, the handshake (magic,
-// version, cluster name, ids), framing ([uint32 big-endian length][zab.Marshal
+// version, cluster name, ids; optionally inside mutual TLS), framing ([uint32 big-endian length][zab.Marshal
 // bytes], plus control frames that stream a Blob in chunks), spooling
 // received Blobs to disk, per-peer send queues with a byte bound,
 // reconnection with jittered backoff, and the ordering of what the driver
@@ -18,7 +18,10 @@
 // # What it must never import
 //
 // Only the standard library, go-hclog and core/zab (for Message and its
-// codec). Never core/server, storage, topology, bridge, wan or cmd.
+// codec). Never core/server, storage, topology, bridge, wan or cmd. TLS
+// does not change that: crypto/tls is standard, and how a certificate
+// names a server (the deployment's scheme) comes in as a function,
+// TLSConfig.PeerID, along with the tls.Configs.
 //
 // # Semantics a driver relies on
 //
@@ -112,4 +115,32 @@
 // refused, and spool files left over are deleted when the transport starts
 // and closes. Blob bytes never count in the inbox bound (they are on disk).
 // The wire format is described in wire.go.
+//
+// # TLS
+//
+// With TCPConfig.TLS set, links may run over mutual TLS; what they carry
+// is unchanged (the same hellos, frames and semantics, inside TLS
+// records; offsets in log lines count the decrypted bytes; a graceful
+// close sends a close_notify before the half-close). An acceptor tells the two kinds of connection apart by their
+// first byte: 0x16 starts a TLS handshake record, while a plain
+// connection starts with its hello frame's length word, whose first byte
+// is 0 (a hello is far shorter than 1<<24 bytes). That byte is read again
+// as part of the stream, so a plain connection goes on as it always did.
+// A TLS connection is served with TLS.Server, which requires and verifies
+// a client certificate; the dialer's hello must then come from the server
+// that certificate names (TLS.PeerID), or the connection is refused. A
+// dialer with TLS.Dial does the TLS handshake with TLS.Client and checks
+// that the server's certificate names the id it dialed before it sends
+// its hello; a mismatch fails the dial like any other (logged, backoff).
+// HandshakeTimeout bounds the first byte, the TLS handshake and the
+// hellos together. A server without TLS refuses a TLS connection; one
+// with TLS still serves plain ones (configured peers not on TLS yet), so
+// TLS authenticates the connections that use it, no others: for learners
+// AdmitLearner decides.
+//
+// AcceptLearners alone trusts the cluster name. With AdmitLearner, every
+// connection from an id that is in neither Peers nor Upstreams is vetted,
+// knowing whether it came over TLS with a certificate naming that id: a
+// deployment that lets observers absent from its topology join at run
+// time sets TLS and an AdmitLearner that refuses the unverified.
 package peer

@@ -143,6 +143,11 @@ type fixtureMaker struct {
 
 var fixtures = []fixtureMaker{
 	{"tcp", func(t *testing.T, ids []uint64, qb int) fixture { return newTCPFixture(t, ids, qb) }},
+	{"tcp-tls", func(t *testing.T, ids []uint64, qb int) fixture {
+		f := newTCPFixture(t, ids, qb)
+		f.pki = newTestPKI(t, "deployment")
+		return f
+	}},
 	{"mem", func(t *testing.T, ids []uint64, qb int) fixture { return newMemFixture(t, 0, qb) }},
 	{"mem-delay", func(t *testing.T, ids []uint64, qb int) fixture { return newMemFixture(t, 2*time.Millisecond, qb) }},
 }
@@ -195,6 +200,10 @@ type tcpFixture struct {
 	tweak func(*TCPConfig)
 	sink  *logSink
 	log   hclog.Logger
+	// pki, when set, has every server dial over TLS with a certificate
+	// naming it, and admit only learners that come with one.
+	pki   *testPKI
+	admit admissions
 }
 
 func newTCPFixture(t testing.TB, ids []uint64, queueBytes int) *tcpFixture {
@@ -254,6 +263,10 @@ func (f *tcpFixture) start(id uint64) endpoint {
 		for _, up := range f.ups {
 			cfg.AcceptLearners = cfg.AcceptLearners || up == id
 		}
+	}
+	if f.pki != nil {
+		cfg.TLS = f.pki.tlsConfig(f.pki.node(id), true)
+		cfg.AdmitLearner = f.admit.requireVerified
 	}
 	if ln := f.lns[id]; ln != nil {
 		cfg.Listener = ln

@@ -1,6 +1,7 @@
 package peer
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -88,9 +89,9 @@ func (t *TCP) backoffL(failures int, hadConn bool) time.Duration {
 	return half + time.Duration(t.rnd.Int64N(int64(d-half)+1))
 }
 
-// dial connects to p and exchanges hellos; it returns the bytes it read.
-// The returned connection is still registered in t.raw; the caller removes
-// it.
+// dial connects to p (over TLS with TLS.Dial) and exchanges hellos; it
+// returns the bytes of the hello stream it read. The returned connection
+// is still registered in t.raw; the caller removes it.
 func (t *TCP) dial(p *tpeer) (net.Conn, int64, error) {
 	d := net.Dialer{Timeout: t.cfg.DialTimeout, KeepAlive: t.cfg.KeepAlive}
 	conn, err := d.DialContext(t.ctx, "tcp", p.addr)
@@ -113,8 +114,19 @@ func (t *TCP) dial(p *tpeer) (net.Conn, int64, error) {
 		return nil, 0, err
 	}
 	tune(conn, t.cfg.KeepAlive)
+	// One deadline for the TLS handshake and the hellos together.
 	if err := conn.SetDeadline(time.Now().Add(t.cfg.HandshakeTimeout)); err != nil {
 		return fail(err)
+	}
+	if t.cfg.TLS != nil && t.cfg.TLS.Dial {
+		tc := &tlsConn{tls.Client(conn, t.cfg.TLS.Client)}
+		if !t.rekeyRaw(conn, tc) {
+			return nil, 0, ErrClosed
+		}
+		conn = tc // from here on, fail unregisters and closes tc
+		if err := t.clientTLS(tc, p); err != nil {
+			return fail(err)
+		}
 	}
 	if _, err := conn.Write(t.helloFrame(p.id)); err != nil {
 		return fail(fmt.Errorf("sending hello: %w", err))
@@ -178,22 +190,52 @@ func (t *TCP) acceptLoop() {
 	}
 }
 
-// handshakeIn checks an accepted connection's hello, answers it, waits for
-// the peer's previous connection (if any) to end, then attaches it.
+// handshakeIn checks an accepted connection's hello (after a TLS
+// handshake if it opens with one), answers it, waits for the peer's
+// previous connection (if any) to end, then attaches it.
 func (t *TCP) handshakeIn(conn net.Conn) {
 	defer t.wg.Done()
 	remote := conn.RemoteAddr().String()
+	overTLS := false
 	refuse := func(err error) {
-		t.log.Warn("refusing connection", "remote", remote, "error", err)
+		t.log.Warn("refusing connection", "remote", remote, "tls", overTLS, "error", err)
 		t.mu.Lock()
 		delete(t.raw, conn)
 		t.mu.Unlock()
 		conn.Close()
 	}
 	tune(conn, t.cfg.KeepAlive)
+	// One deadline for the first byte, the TLS handshake and the hellos:
+	// a connection holds one of maxHandshakes slots no longer than that.
 	if err := conn.SetDeadline(time.Now().Add(t.cfg.HandshakeTimeout)); err != nil {
 		refuse(err)
 		return
+	}
+	c, isTLS, err := sniff(conn)
+	if err != nil {
+		refuse(fmt.Errorf("%w: reading hello: %w", ErrBadHello, err))
+		return
+	}
+	overTLS = isTLS
+	if isTLS && t.cfg.TLS == nil {
+		refuse(fmt.Errorf("%w: the peer opened with a TLS handshake, and this server has no TLS configured", ErrHandshake))
+		return
+	}
+	var tc *tlsConn
+	if isTLS {
+		tc = &tlsConn{tls.Server(c, t.cfg.TLS.Server)}
+		c = tc
+	}
+	if !t.rekeyRaw(conn, c) {
+		return
+	}
+	conn = c // from here on, refuse unregisters and closes c
+	var certID uint64
+	if tc != nil {
+		if certID, err = t.serverTLS(tc); err != nil {
+			refuse(err)
+			return
+		}
 	}
 	fr := frameReader{r: conn, max: maxHelloLen}
 	body, err := fr.next()
@@ -205,11 +247,14 @@ func (t *TCP) handshakeIn(conn net.Conn) {
 	if err == nil {
 		err = checkHello(h, t.cfg.Cluster, 0, t.cfg.ID)
 	}
+	if err == nil && overTLS && h.From != certID {
+		err = fmt.Errorf("%w: a hello from server %d over TLS, but its certificate names server %d", ErrHandshake, h.From, certID)
+	}
 	if err != nil {
 		refuse(err)
 		return
 	}
-	p, err := t.acceptPeer(h.From)
+	p, err := t.acceptPeer(h.From, overTLS)
 	if err != nil {
 		refuse(err)
 		return
@@ -256,8 +301,12 @@ func (t *TCP) handshakeIn(conn net.Conn) {
 }
 
 // acceptPeer returns the peer a hello from id comes from, making a learner
-// of an unknown id if AcceptLearners allows it.
-func (t *TCP) acceptPeer(id uint64) (*tpeer, error) {
+// of an unknown id if AcceptLearners (and AdmitLearner) allows it.
+// verified: the hello came over TLS from the server the certificate names.
+func (t *TCP) acceptPeer(id uint64, verified bool) (*tpeer, error) {
+	if err := t.admit(id, verified); err != nil {
+		return nil, err
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	p := t.peers[id]
@@ -281,8 +330,30 @@ func (t *TCP) acceptPeer(id uint64) (*tpeer, error) {
 	return p, nil
 }
 
+// admit asks AdmitLearner about a hello AcceptLearners would accept from
+// an id that is not configured. It asks at every connection, not only the
+// first: that a learner once came with a valid certificate says nothing
+// of who dials with its id now. It runs without t.mu (it is the
+// deployment's code); the handshake deadline still bounds the connection.
+func (t *TCP) admit(id uint64, verified bool) error {
+	if t.cfg.AdmitLearner == nil || !t.cfg.AcceptLearners || id == t.cfg.ID || id == 0 {
+		return nil
+	}
+	t.mu.Lock()
+	p := t.peers[id]
+	t.mu.Unlock()
+	if p != nil && !p.learner {
+		return nil // configured (Peers or Upstreams): acceptPeer's rules
+	}
+	if err := t.cfg.AdmitLearner(id, verified); err != nil {
+		return fmt.Errorf("%w: learner %d not admitted (verified certificate: %v): %w", ErrHandshake, id, verified, err)
+	}
+	return nil
+}
+
+// tune sets TCP options on c, or on the TCP connection it is layered on.
 func tune(c net.Conn, keepAlive time.Duration) {
-	tc, ok := c.(*net.TCPConn)
+	tc, ok := baseConn(c).(*net.TCPConn)
 	if !ok {
 		return
 	}

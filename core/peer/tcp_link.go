@@ -19,8 +19,8 @@ import (
 type link struct {
 	t    *TCP
 	p    *tpeer
-	conn net.Conn // nil until a connection is attached
-	off  int64    // bytes of the connection the handshake read
+	conn net.Conn // nil until a connection is attached (plain or *tlsConn)
+	off  int64    // bytes of the stream the handshake read (decrypted, on TLS)
 
 	queue  []zab.Message
 	qbytes int // bytes queued and not yet written (including a batch being written)
