@@ -2,6 +2,7 @@ package gossip
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -48,6 +49,22 @@ type Config struct {
 	// Admit, when set, vets a member before the pools accept it (its
 	// metadata decoded): an error refuses it.
 	Admit func(m Meta, addr string) error
+	// TLS, when set, gives the pools certificate identity: memberlist's
+	// streams (joins and state exchange) run over mutual TLS 1.3 with it,
+	// and a member enters the view only once a TLS handshake with its
+	// gossip address showed a certificate naming the id it gossips.
+	TLS *TLSIdentity
+	// JoinState, when set, is handed to a node that joins through this one
+	// (memberlist's LocalState on a join); OnJoinState receives what the
+	// seed a node joined through handed it (MergeRemoteState on a join).
+	// memberlist's join exchange goes both ways and does not tell its
+	// delegate which side it is on: OnJoinState is called only while this
+	// node has a join of its own under way in the pool, so a seed that is
+	// not joining never takes its joiner's state, but one that is (at
+	// start, or retrying a seed that is down) may. OnJoinState runs on
+	// memberlist's goroutine and must not block.
+	JoinState   func() []byte
+	OnJoinState func([]byte)
 }
 
 // DefaultConfig returns memberlist's LAN and WAN profiles as they are,
@@ -84,6 +101,16 @@ type Agent struct {
 	closing chan struct{}
 	done    sync.WaitGroup
 	closed  atomic.Bool
+
+	joining [2]atomic.Int32 // Join calls under way, by pool (see OnJoinState)
+
+	// With Config.TLS (identity.go):
+	transports [2]*tlsTransport // by pool
+	refused    map[idKey]error  // members refused, and why (under mu)
+	refusals   atomic.Int64     // how many refusals (tests wait on it)
+	probes     chan struct{}    // bounds the identity probes under way
+	ctx        context.Context  // cancelled by Close: cuts probes short
+	cancel     context.CancelFunc
 }
 
 type entry struct {
@@ -91,6 +118,11 @@ type entry struct {
 	health Health
 	addr   string
 	heard  time.Time
+	// With Config.TLS: the verdict about key checked, and whether a probe
+	// goroutine works on the entry.
+	checked idKey
+	verdict verdict
+	probing bool
 }
 
 // Start joins the pools (in the background: seeds that are down now are
@@ -105,6 +137,13 @@ func Start(cfg Config, meta Meta, log hclog.Logger) (*Agent, error) {
 	if k := len(cfg.Key); k != 0 && k != 16 && k != 24 && k != 32 {
 		return nil, fmt.Errorf("%w: key of %d bytes (want 32)", ErrConfig, k)
 	}
+	if cfg.TLS != nil {
+		t, err := checkTLS(cfg.TLS, cfg.ID)
+		if err != nil {
+			return nil, err
+		}
+		cfg.TLS = t
+	}
 	meta.ID, meta.Site = cfg.ID, cfg.Site
 	meta.Boot = rand.Uint64()
 	enc, err := meta.Encode()
@@ -112,15 +151,24 @@ func Start(cfg Config, meta Meta, log hclog.Logger) (*Agent, error) {
 		return nil, err
 	}
 	a := &Agent{cfg: cfg, log: log, meta: meta, encoded: enc, sent: meta, boot: meta.Boot,
-		kick: make(chan struct{}, 1), closing: make(chan struct{})}
+		kick: make(chan struct{}, 1), closing: make(chan struct{}),
+		refused: map[idKey]error{}, probes: make(chan struct{}, maxProbes)}
+	a.ctx, a.cancel = context.WithCancel(context.Background())
 	a.pools[0], a.pools[1] = map[string]*entry{}, map[string]*entry{}
 	a.publish()
 	if a.lan, err = a.create(true); err != nil {
+		a.cancel()
 		return nil, err
 	}
 	if cfg.WAN != "" {
 		if a.wan, err = a.create(false); err != nil {
+			// Members may have joined the LAN pool meanwhile: end their
+			// identity probes, and start no more.
+			a.closed.Store(true)
 			a.lan.Shutdown()
+			close(a.closing)
+			a.cancel()
+			a.done.Wait()
 			return nil, err
 		}
 	}
@@ -157,22 +205,37 @@ func (a *Agent) create(lan bool) (*memberlist.Memberlist, error) {
 	if len(a.cfg.Key) > 0 {
 		c.SecretKey = a.cfg.Key
 	}
-	pool := "lan"
-	if !lan {
-		pool = "wan"
-	}
-	c.Logger = a.log.Named(pool).StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true})
-	c.LogOutput = nil
 	d := &delegate{a: a, pool: 0}
 	if !lan {
 		d.pool = 1
 	}
+	pool := poolName(d.pool)
+	log := a.log.Named(pool)
+	c.Logger = log.StandardLogger(&hclog.StandardLoggerOptions{InferLevels: true})
+	c.LogOutput = nil
 	c.Delegate, c.Events, c.Alive, c.Ping = d, d, d, d
+	var tr *tlsTransport
+	if a.cfg.TLS != nil {
+		if tr, err = newTLSTransport(host, port, a.cfg.TLS, log); err != nil {
+			return nil, fmt.Errorf("gossip: %s pool on %s: %w", pool, bind, err)
+		}
+		c.Transport = tr
+		if port == 0 { // memberlist learns a port its own transport picked, not ours
+			c.BindPort = tr.boundPort()
+			if advertise == "" {
+				c.AdvertisePort = c.BindPort
+			}
+		}
+		a.transports[d.pool] = tr
+	}
 	if a.cfg.Tune != nil {
 		a.cfg.Tune(lan, c)
 	}
 	ml, err := memberlist.Create(c)
 	if err != nil {
+		if tr != nil {
+			tr.Shutdown()
+		}
 		return nil, fmt.Errorf("gossip: %s pool on %s: %w", pool, bind, err)
 	}
 	return ml, nil
@@ -228,7 +291,10 @@ func (a *Agent) rejoin(ml *memberlist.Memberlist, pool int, seeds []string) {
 	if len(missing) == 0 {
 		return
 	}
-	if n, err := ml.Join(missing); err != nil && n == 0 {
+	a.joining[pool].Add(1)
+	n, err := ml.Join(missing)
+	a.joining[pool].Add(-1)
+	if err != nil && n == 0 {
 		a.log.Debug("no seed answered", "pool", poolName(pool), "seeds", missing, "error", err)
 	}
 }
@@ -367,6 +433,7 @@ func (a *Agent) Close() error {
 		a.push()
 	}
 	close(a.closing)
+	a.cancel()
 	a.done.Wait()
 	var errs []error
 	for _, ml := range []*memberlist.Memberlist{a.lan, a.wan} {
@@ -399,6 +466,9 @@ func (a *Agent) publishLocked() {
 		for _, e := range entries {
 			if e.meta.ID == a.cfg.ID {
 				continue
+			}
+			if a.cfg.TLS != nil && e.verdict != verified {
+				continue // not proven yet, or refused (identity.go)
 			}
 			m := byID[e.meta.ID]
 			if m == nil {
@@ -469,11 +539,28 @@ func (d *delegate) NodeMeta(limit int) []byte {
 
 func (d *delegate) NotifyMsg([]byte)                           {}
 func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte { return nil }
-func (d *delegate) LocalState(join bool) []byte                { return nil }
-func (d *delegate) MergeRemoteState(buf []byte, join bool)     {}
+
+// LocalState hands JoinState to a node joining through this one; the
+// periodic state exchanges carry nothing of the agent's.
+func (d *delegate) LocalState(join bool) []byte {
+	if !join || d.a.cfg.JoinState == nil {
+		return nil
+	}
+	return d.a.cfg.JoinState()
+}
+
+// MergeRemoteState gives OnJoinState what a seed handed this node while
+// it joined (see Config.OnJoinState for why the joining count).
+func (d *delegate) MergeRemoteState(buf []byte, join bool) {
+	if !join || len(buf) == 0 || d.a.cfg.OnJoinState == nil || d.a.joining[d.pool].Load() == 0 {
+		return
+	}
+	d.a.cfg.OnJoinState(buf)
+}
 
 // NotifyAlive refuses members whose metadata does not decode, whose name
-// does not match the id they gossip, or that Admit refuses.
+// does not match the id they gossip, that Admit refuses, or (with TLS)
+// whose certificate was seen to name another id.
 func (d *delegate) NotifyAlive(n *memberlist.Node) error {
 	m, err := DecodeMeta(n.Meta)
 	if err != nil {
@@ -485,6 +572,11 @@ func (d *delegate) NotifyAlive(n *memberlist.Node) error {
 	}
 	if n.Name != want {
 		return fmt.Errorf("gossip: member %q gossips id %d (site %q): refused", n.Name, m.ID, m.Site)
+	}
+	if d.a.cfg.TLS != nil {
+		if err := d.a.refusedAlive(n.Name, n.Address(), m.Boot); err != nil {
+			return err
+		}
 	}
 	if d.a.cfg.Admit != nil && m.ID != d.a.cfg.ID {
 		if err := d.a.cfg.Admit(m, n.Address()); err != nil {
@@ -525,5 +617,8 @@ func (d *delegate) update(n *memberlist.Node, h Health) {
 		d.a.pools[d.pool][n.Name] = e
 	}
 	e.meta, e.health, e.addr, e.heard = m, h, n.Address(), time.Now()
+	if d.a.cfg.TLS != nil {
+		d.a.identityLocked(d.pool, n.Name, e)
+	}
 	d.a.publishLocked()
 }
