@@ -122,6 +122,32 @@ func waitView(t *testing.T, nodes map[uint64]*node, what string, within time.Dur
 	}
 }
 
+// closeTogether closes the nodes' agents in parallel when the test ends
+// (before startAgents' own clean-ups, which then find them closed): each
+// Close waits for its leave to be gossiped, and one after the other that
+// adds up.
+func closeTogether(t *testing.T, nodes map[uint64]*node) {
+	t.Cleanup(func() {
+		var wg sync.WaitGroup
+		for _, n := range nodes {
+			wg.Go(func() { n.a.Close() })
+		}
+		wg.Wait()
+	})
+}
+
+// waitFor polls cond until it holds, failing the test after within.
+func waitFor(t *testing.T, what string, within time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, within)
+		}
+		time.Sleep(20 * time.Millisecond) // poll interval of cond
+	}
+}
+
 func health(v *View, id uint64) Health {
 	m, ok := v.Member(id)
 	if !ok {
@@ -136,6 +162,7 @@ func health(v *View, id uint64) Health {
 // memberlist's LAN bound; one that closes is seen left.
 func TestPoolsMetadataAndFailure(t *testing.T) {
 	nodes := startAgents(t, map[string][]uint64{"p": {1, 2, 3, 4}}, nil, nil)
+	closeTogether(t, nodes)
 	waitView(t, nodes, "all four alive everywhere", 10*time.Second, func(v *View) bool {
 		for id := uint64(1); id <= 4; id++ {
 			if health(v, id) != Alive {
@@ -181,6 +208,7 @@ func TestWrongKeyIsRefused(t *testing.T) {
 			c.Key = bytes.Repeat([]byte{9}, 32)
 		}
 	})
+	closeTogether(t, nodes)
 	// Node 2 retries its seeds every 500 ms; give it several rounds, then
 	// check nobody ever listed the other.
 	deadline := time.Now().Add(3 * time.Second)
@@ -206,6 +234,7 @@ func TestAdmitRefusesAnImpostor(t *testing.T) {
 			return nil
 		}
 	})
+	closeTogether(t, nodes)
 	waitView(t, nodes, "1 and 2 see each other", 10*time.Second, func(v *View) bool {
 		if v.Self == 9 {
 			return true
@@ -225,6 +254,7 @@ func TestAdmitRefusesAnImpostor(t *testing.T) {
 // relay's... own pool only: it sees its site.
 func TestTwoPoolsMergeIntoOneView(t *testing.T) {
 	nodes := startAgents(t, map[string][]uint64{"p": {1, 2}, "eu": {4, 5}}, map[uint64]bool{1: true, 2: true, 4: true}, nil)
+	closeTogether(t, nodes)
 	waitView(t, map[uint64]*node{4: nodes[4]}, "the relay sees both sites", 10*time.Second, func(v *View) bool {
 		return health(v, 1) == Alive && health(v, 2) == Alive && health(v, 5) == Alive
 	})

@@ -107,32 +107,6 @@ func testNodeID(c *x509.Certificate) (uint64, error) {
 	return 0, fmt.Errorf("certificate %q names no node of cluster test", c.Subject.CommonName)
 }
 
-// closeTogether closes the nodes' agents in parallel when the test ends
-// (before startAgents' own clean-ups, which then find them closed): each
-// Close waits for its leave to be gossiped, and one after the other that
-// adds up.
-func closeTogether(t *testing.T, nodes map[uint64]*node) {
-	t.Cleanup(func() {
-		var wg sync.WaitGroup
-		for _, n := range nodes {
-			wg.Go(func() { n.a.Close() })
-		}
-		wg.Wait()
-	})
-}
-
-// waitFor polls cond until it holds, failing the test after within.
-func waitFor(t *testing.T, what string, within time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, within)
-		}
-		time.Sleep(20 * time.Millisecond) // poll interval of cond
-	}
-}
-
 // neverSees watches every view node a publishes until the test ends and
 // returns a function telling whether any of them listed member id.
 func neverSees(t *testing.T, a *Agent, id uint64) (seen func() bool) {
