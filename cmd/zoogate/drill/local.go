@@ -92,7 +92,8 @@ func rewriteLocal(src, dir string) (string, error) {
 		_, hasWAN := n["wan"]
 		_, hasTLS := n["client_tls"]
 		_, hasCert := n["tls_cert"]
-		if hasWAN || hasTLS || hasCert {
+		_, hasGossip := n["gossip"] // gossip checks certificates once there is a CA
+		if hasWAN || hasTLS || hasCert || hasGossip {
 			n["tls_cert"] = filepath.Join(tls, "node-"+id+".crt")
 			n["tls_key"] = filepath.Join(tls, "node-"+id+".key")
 			anyTLS = true

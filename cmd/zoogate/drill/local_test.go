@@ -76,10 +76,10 @@ func smallDeployment(t *testing.T, extra string) (string, []string) {
 		}
 		c := testport.Addr(t)
 		clients = append(clients, c)
-		fmt.Fprintf(&b, "\n[[node]]\nid = %d\nsite = %q\nrole = %q\nclient = %q\nadmin = %q\ngossip = %q\ndata_dir = \"x/n%d\"\n",
-			id, site, role, c, testport.Addr(t), testport.Addr(t), id)
+		fmt.Fprintf(&b, "\n[[node]]\nid = %d\nsite = %q\nrole = %q\nclient = %q\nadmin = %q\ngossip = %q\ndata_dir = \"x/n%d\"\ntls_cert = \"x/n%d.crt\"\ntls_key = \"x/n%d.key\"\n",
+			id, site, role, c, testport.Addr(t), testport.Addr(t), id, id, id)
 		if role != "observer" {
-			fmt.Fprintf(&b, "peer = %q\nwan = %q\ngossip_wan = %q\ntls_cert = \"x/n%d.crt\"\ntls_key = \"x/n%d.key\"\n", testport.Addr(t), testport.Addr(t), testport.Addr(t), id, id)
+			fmt.Fprintf(&b, "peer = %q\nwan = %q\ngossip_wan = %q\n", testport.Addr(t), testport.Addr(t), testport.Addr(t))
 		}
 		if role == "voter" {
 			fmt.Fprintf(&b, "election = %q\n", testport.Addr(t))
