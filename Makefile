@@ -81,7 +81,7 @@ bench: build
 # remote observer follows, ten times, median) and a leader change with real
 # processes.
 bench-gossip: build
-	$(BIN) bench gossip --nodes 5,20,50 --window 30s
+	$(BIN) bench gossip --nodes 5,20,50 --window 2m
 	ZOOGATE_BENCH=1 $(GO) test -count=1 -v -timeout 15m -run 'TestGossipRelayFailover$$|TestGossipLeaderChange$$' ./cmd/zoogate | grep -E 'trial|median|elected|^(ok|FAIL|---)'
 
 bench-quick: build
