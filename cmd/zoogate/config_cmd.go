@@ -61,6 +61,13 @@ func loadServerConfig(path string, id uint64) (server.Config, string, error) {
 	if err != nil {
 		return server.Config{}, "", err
 	}
+	cfg, level := nodeServerConfig(f, n)
+	return cfg, level, nil
+}
+
+// nodeServerConfig returns the server config of node n of file f, plus
+// that node's log level ("" = the default).
+func nodeServerConfig(f *topology.File, n *topology.Node) (server.Config, string) {
 	level := ""
 	if n.LogLevel != hclog.NoLevel {
 		level = n.LogLevel.String()
@@ -69,7 +76,7 @@ func loadServerConfig(path string, id uint64) (server.Config, string, error) {
 	cc := clusterConfig(f, n)
 	cfg.Cluster = cc
 	cfg.Deployment = deployment(f)
-	return cfg, level, nil
+	return cfg, level
 }
 
 // clusterConfig maps the node's place in the deployment onto the server's

@@ -13,17 +13,9 @@ import (
 // on the node's admin server: with [cluster] drill_faults = true it drives
 // the emulator the node's WAN socket runs through (pc, nil without a WAN
 // link); otherwise it answers 403.
-func mountDrillFaults(cfg *server.Config, path string, id uint64, pc *emulate.Conn, base emulate.Spec) error {
+func mountDrillFaults(cfg *server.Config, f *topology.File, n *topology.Node, pc *emulate.Conn, base emulate.Spec) {
 	if cfg.AdminAddr == "" {
-		return nil
-	}
-	f, err := topology.Load(path)
-	if err != nil {
-		return err
-	}
-	n, err := f.SelectNode(id)
-	if err != nil {
-		return err
+		return
 	}
 	wanAddr := ""
 	if pc != nil {
@@ -33,5 +25,4 @@ func mountDrillFaults(cfg *server.Config, path string, id uint64, pc *emulate.Co
 		cfg.AdminExtra = map[string]http.Handler{}
 	}
 	cfg.AdminExtra[drill.FaultPath] = drill.NewFaultHandler(n.ID, f.Cluster.DrillFaults, wanAddr, pc, base)
-	return nil
 }

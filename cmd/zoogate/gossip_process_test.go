@@ -20,10 +20,11 @@ import (
 
 // newGossipSite starts three voters and site "eu" with relays 4 and 5 and
 // observer 6, all gossiping, and waits until a leader, both relays and the
-// observer serve; it returns the leader's id.
-func newGossipSite(t *testing.T) (*wanSite, int) {
+// observer serve; it returns the leader's id. clusterExtra is added to the
+// [cluster] table.
+func newGossipSite(t *testing.T, clusterExtra ...string) (*wanSite, int) {
 	t.Helper()
-	ws := newWANLayout(t, wanLayout{relays: 2, observers: 1, gossip: true})
+	ws := newWANLayout(t, wanLayout{relays: 2, observers: 1, gossip: true}, clusterExtra...)
 	lead := 0
 	waitUntil(t, "a leader, both relays and the observer serving", 45*time.Second, func() bool {
 		lead = 0

@@ -12,7 +12,12 @@ import (
 	"github.com/zoogate/zoogate/core/server"
 	"github.com/zoogate/zoogate/topology"
 	"github.com/zoogate/zoogate/topology/gossip"
+	"github.com/zoogate/zoogate/wan"
 )
+
+// noDynamicObservers is what a node hands a joining node when its
+// deployment does not take observers that are not in its file.
+const noDynamicObservers = "zoogate: dynamic_observers is off\n"
 
 // relayMaxLagTxns is how far (in transactions) a site's relay may fall
 // behind its upstream before the site's observers prefer another relay.
@@ -35,15 +40,7 @@ type gossipNode struct {
 
 // startGossip joins the node's pools when the topology gives it a gossip
 // address (nil, nil otherwise) and points cfg's gsip word at its view.
-func startGossip(cfg *server.Config, path string, id uint64, log hclog.Logger) (*gossipNode, error) {
-	f, err := topology.Load(path)
-	if err != nil {
-		return nil, err
-	}
-	n, err := f.SelectNode(id)
-	if err != nil {
-		return nil, err
-	}
+func startGossip(cfg *server.Config, f *topology.File, n *topology.Node, ident *wan.TLS, log hclog.Logger) (*gossipNode, error) {
 	if n.Gossip == "" {
 		return nil, nil
 	}
@@ -72,6 +69,16 @@ func startGossip(cfg *server.Config, path string, id uint64, log hclog.Logger) (
 		}
 	}
 	gc.Admit = admitter(f)
+	if ident != nil {
+		gc.TLS = gossipIdentity(ident)
+	}
+	// A node that joins through this one is handed the deployment's file
+	// (zoogate serve --join), or a refusal it reports.
+	source := []byte(noDynamicObservers)
+	if f.Cluster.DynamicObservers && len(f.Source) > 0 {
+		source = f.Source
+	}
+	gc.JoinState = func() []byte { return source }
 	meta := gossip.Meta{Role: n.Role.String(), Client: n.Client, WAN: cmp.Or(n.WANAdvertise, n.WAN)}
 	agent, err := gossip.Start(gc, meta, log.Named("topology.gossip"))
 	if err != nil {

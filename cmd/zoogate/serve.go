@@ -14,6 +14,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/zoogate/zoogate/core/server"
+	"github.com/zoogate/zoogate/topology"
+	"github.com/zoogate/zoogate/wan"
 )
 
 func serverVersion() string {
@@ -35,18 +37,38 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file until the server stops (diagnostics)")
 	memProfile := fs.String("memprofile", "", "write an allocation profile to this file when the server stops (diagnostics)")
 	wanEmulate := fs.String("wan-emulate", "", `run this node's WAN packets through an emulated WAN, e.g. "delay=40ms,jitter=2ms,loss=0.01" (demos and drills only)`)
+	joinPath := fs.String("join", "", "join a running deployment as an observer not in its topology file, from this small join file (docs/topology.md, \"Observers that join at run time\")")
 	recover := fs.Bool("recover", false, "if the newest snapshot is corrupt, start from an older one plus the log (when the log still covers it)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	if *configPath != "" && *joinPath != "" {
+		fmt.Fprintln(stderr, "zoogate serve: --config and --join exclude each other (a joining observer learns the deployment's file from its seeds)")
+		return 2
+	}
 	cfg := server.DefaultConfig()
 	level := "info"
+	var f *topology.File
+	var n *topology.Node
 	if *configPath != "" {
-		c, lvl, err := loadServerConfig(*configPath, *id)
+		var err error
+		if f, err = topology.Load(*configPath); err == nil {
+			n, err = f.SelectNode(*id)
+		}
 		if err != nil {
 			printErrors(stderr, "zoogate serve: ", err)
 			return 1
 		}
+	}
+	if *joinPath != "" {
+		var err error
+		if f, n, err = joinDeployment(*joinPath, *id, stderr); err != nil {
+			printErrors(stderr, "zoogate serve: --join: ", err)
+			return 1
+		}
+	}
+	if f != nil {
+		c, lvl := nodeServerConfig(f, n)
 		cfg = c
 		if lvl != "" {
 			level = lvl
@@ -88,24 +110,30 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	if *memProfile != "" {
 		defer writeAllocProfile(*memProfile, log)
 	}
-	if *configPath != "" {
-		pc, spec, err := attachWAN(&cfg, *configPath, *id, log, *wanEmulate)
+	var ident *wan.TLS
+	if f != nil {
+		var err error
+		if ident, err = loadIdentity(f, n); err == nil {
+			err = attachIdentity(&cfg, f, n, ident, *joinPath != "")
+		}
 		if err != nil {
 			fmt.Fprintf(stderr, "zoogate serve: %v\n", err)
 			return 1
 		}
-		if err := mountDrillFaults(&cfg, *configPath, *id, pc, spec); err != nil {
+		pc, spec, err := attachWAN(&cfg, f, n, log, *wanEmulate)
+		if err != nil {
 			fmt.Fprintf(stderr, "zoogate serve: %v\n", err)
 			return 1
 		}
+		mountDrillFaults(&cfg, f, n, pc, spec)
 	} else if *wanEmulate != "" {
 		fmt.Fprintln(stderr, "zoogate serve: --wan-emulate needs --config with a WAN topology")
 		return 1
 	}
 	var gn *gossipNode
-	if *configPath != "" {
+	if f != nil {
 		var err error
-		if gn, err = startGossip(&cfg, *configPath, *id, log); err != nil {
+		if gn, err = startGossip(&cfg, f, n, ident, log); err != nil {
 			fmt.Fprintf(stderr, "zoogate serve: gossip: %v\n", err)
 			return 1
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -27,6 +28,7 @@ import (
 )
 
 const tlsUsage = `usage: zoogate tls init --config FILE --out DIR [--force]
+       zoogate tls issue --join FILE --ca-dir DIR [--out DIR] [--force]
 
 Writes into DIR, for the deployment of the topology file FILE:
   session.secret           the secret that keys session passwords (0600)
@@ -50,6 +52,9 @@ type tlsFile struct {
 
 // cmdTLS implements `zoogate tls init`.
 func cmdTLS(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "issue" {
+		return cmdTLSIssue(args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "init" {
 		fmt.Fprint(stderr, tlsUsage)
 		return 2
@@ -103,6 +108,9 @@ and to each [[node]] with a wan or client_tls address (node <id>):
   tls_key = %q
 
 Keep ca.key off the servers: it signs node certificates.
+
+zoogate tls issue signs one more node certificate with DIR's ca.crt and
+ca.key, for the observer a join file describes (zoogate serve --join).
 `, *config, secretPath, filepath.Join(filepath.Dir(secretPath), "gossip.key"), filepath.Join(*out, "ca.crt"), filepath.Join(*out, "node-<id>.crt"), filepath.Join(*out, "node-<id>.key"))
 	return 0
 }
@@ -147,33 +155,44 @@ func tlsFiles(f *topology.File, now time.Time) ([]tlsFile, error) {
 	files = append(files, tlsFile{"ca.crt", certPEM(caDER), 0o644}, tlsFile{"ca.key", caKeyPEM, 0o600})
 	for i := range f.Nodes {
 		n := &f.Nodes[i]
-		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		nf, err := nodeCertFiles(f.Cluster.Name, n, ca, caKey, notBefore, notAfter)
 		if err != nil {
 			return nil, err
 		}
-		id := fmt.Sprint(n.ID)
-		tmpl := &x509.Certificate{
-			SerialNumber:          randomSerial(),
-			Subject:               pkix.Name{Organization: []string{"zoogate"}, OrganizationalUnit: []string{f.Cluster.Name}, CommonName: "node-" + id},
-			NotBefore:             notBefore,
-			NotAfter:              notAfter,
-			BasicConstraintsValid: true,
-			KeyUsage:              x509.KeyUsageDigitalSignature,
-			ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-			URIs:                  []*url.URL{nodeURI(f.Cluster.Name, id)},
-		}
-		tmpl.DNSNames, tmpl.IPAddresses = nodeHosts(n)
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-		if err != nil {
-			return nil, fmt.Errorf("certificate of node %s: %w", id, err)
-		}
-		kp, err := keyPEM(key)
-		if err != nil {
-			return nil, err
-		}
-		files = append(files, tlsFile{"node-" + id + ".crt", certPEM(der), 0o644}, tlsFile{"node-" + id + ".key", kp, 0o600})
+		files = append(files, nf...)
 	}
 	return files, nil
+}
+
+// nodeCertFiles makes node n's key and certificate, signed by ca, naming
+// it node n.ID of cluster (its addresses' hosts as SANs, for clients that
+// check them).
+func nodeCertFiles(cluster string, n *topology.Node, ca *x509.Certificate, caKey crypto.Signer, notBefore, notAfter time.Time) ([]tlsFile, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	id := fmt.Sprint(n.ID)
+	tmpl := &x509.Certificate{
+		SerialNumber:          randomSerial(),
+		Subject:               pkix.Name{Organization: []string{"zoogate"}, OrganizationalUnit: []string{cluster}, CommonName: "node-" + id},
+		NotBefore:             notBefore,
+		NotAfter:              notAfter,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		URIs:                  []*url.URL{nodeURI(cluster, id)},
+	}
+	tmpl.DNSNames, tmpl.IPAddresses = nodeHosts(n)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		return nil, fmt.Errorf("certificate of node %s: %w", id, err)
+	}
+	kp, err := keyPEM(key)
+	if err != nil {
+		return nil, err
+	}
+	return []tlsFile{{"node-" + id + ".crt", certPEM(der), 0o644}, {"node-" + id + ".key", kp, 0o600}}, nil
 }
 
 // nodeURI is the identity a node's certificate carries, which a peer checks:

@@ -25,21 +25,13 @@ import (
 // perfect link unless emulateSpec says otherwise), so that zoogate drill
 // can cut or slow it at run time; the emulator is returned then (nil
 // otherwise), with the spec it started with.
-func attachWAN(cfg *server.Config, path string, id uint64, log hclog.Logger, emulateSpec string) (*emulate.Conn, emulate.Spec, error) {
+func attachWAN(cfg *server.Config, f *topology.File, n *topology.Node, log hclog.Logger, emulateSpec string) (*emulate.Conn, emulate.Spec, error) {
 	var spec emulate.Spec
 	if cfg.Cluster == nil {
 		if emulateSpec != "" {
 			return nil, spec, fmt.Errorf("--wan-emulate: this node has no WAN link")
 		}
 		return nil, spec, nil
-	}
-	f, err := topology.Load(path)
-	if err != nil {
-		return nil, spec, err
-	}
-	n, err := f.SelectNode(id)
-	if err != nil {
-		return nil, spec, err
 	}
 	if n.WAN == "" {
 		if emulateSpec != "" {

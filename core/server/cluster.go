@@ -91,6 +91,14 @@ type ClusterConfig struct {
 	// AcceptLearners lets this server accept observers that are not in
 	// Peers (a voter of a deployment with observers, a relay).
 	AcceptLearners bool
+	// AdmitLearner, when set, vets a learner AcceptLearners would accept:
+	// verified tells whether it came over TLS with a certificate naming it
+	// (core/peer's TCPConfig.AdmitLearner).
+	AdmitLearner func(id uint64, verified bool) error
+	// PeerTLS, when set, lets the peer transport speak mutual TLS: it
+	// accepts TLS connections beside plain ones, and dials over TLS when
+	// PeerTLS.Dial is set (an observer that joined at run time).
+	PeerTLS *peer.TLSConfig
 	// Transport, when set, is used instead of TCP on Peers (tests).
 	Transport PeerTransport
 	// WrapTransport, when set, wraps the LAN transport the server opens
@@ -108,6 +116,7 @@ func (s *Server) openTransport() (PeerTransport, error) {
 	pc := peer.DefaultTCPConfig(s.cfg.ServerID)
 	pc.Cluster = cc.Name
 	pc.AcceptLearners = cc.AcceptLearners
+	pc.AdmitLearner, pc.TLS = cc.AdmitLearner, cc.PeerTLS
 	pc.ListenAddr = cc.Peers[s.cfg.ServerID]
 	if cc.Observer {
 		// An observer dials the voters (election notifications, then its
