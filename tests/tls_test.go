@@ -2,14 +2,8 @@ package tests
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -21,6 +15,7 @@ import (
 	"time"
 
 	"github.com/zoogate/zoogate/core/server"
+	"github.com/zoogate/zoogate/internal/testpki"
 	"github.com/zoogate/zoogate/internal/testport"
 )
 
@@ -57,43 +52,17 @@ func makeTLSFiles(t *testing.T) *tlsFiles {
 		clientCert: filepath.Join(dir, "client.crt"), clientKey: filepath.Join(dir, "client.key"),
 		cliCert: filepath.Join(dir, "cli.crt"), cliKey: filepath.Join(dir, "cli.key"),
 		serverP12: filepath.Join(dir, "server.p12"), clientP12: filepath.Join(dir, "client.p12"), trustP12: filepath.Join(dir, "trust.p12")}
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
+	ca := testpki.New(t, "zoogate test CA")
+	writeFile(t, f.ca, ca.CertPEM())
+	issue := func(subject pkix.Name, certPath, keyPath string) {
+		c, k := testpki.PEM(t, ca.Issue(testpki.Leaf{Subject: subject,
+			IPs: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost"}}))
+		writeFile(t, certPath, c)
+		writeFile(t, keyPath, k)
 	}
-	now := time.Now()
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "zoogate test CA", Organization: []string{"zoogate"}},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	writeFile(t, f.ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}))
-	issue := func(serial int64, subject pkix.Name, certPath, keyPath string) {
-		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: subject,
-			NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), KeyUsage: x509.KeyUsageDigitalSignature,
-			ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-			IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost"}}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		kder, err := x509.MarshalPKCS8PrivateKey(key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		writeFile(t, certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
-		writeFile(t, keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}))
-	}
-	issue(2, pkix.Name{CommonName: "node-1", Organization: []string{"zoogate"}}, f.serverCert, f.serverKey)
-	issue(3, pkix.Name{CommonName: "client", Organization: []string{"zoogate"}}, f.clientCert, f.clientKey)
-	issue(4, pkix.Name{CommonName: "zkcli"}, f.cliCert, f.cliKey)
+	issue(pkix.Name{CommonName: "node-1", Organization: []string{"zoogate"}}, f.serverCert, f.serverKey)
+	issue(pkix.Name{CommonName: "client", Organization: []string{"zoogate"}}, f.clientCert, f.clientKey)
+	issue(pkix.Name{CommonName: "zkcli"}, f.cliCert, f.cliKey)
 	return f
 }
 

@@ -1,17 +1,12 @@
 package wan
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
-	"math/big"
 	mrand "math/rand/v2"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -19,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zoogate/zoogate/internal/testpki"
 	"github.com/zoogate/zoogate/wan/emulate"
 )
 
@@ -44,35 +40,17 @@ func testSeed(t testing.TB) uint64 {
 	return seed
 }
 
-// ca is a test certificate authority.
+// ca is a test certificate authority (internal/testpki) and its
+// certificate in PEM.
 type ca struct {
-	cert    *x509.Certificate
-	key     *ecdsa.PrivateKey
+	*testpki.CA
 	certPEM []byte
-	serial  int64
 }
 
 func newCA(t testing.TB, name string) *ca {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	return &ca{cert: cert, key: key, certPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), serial: 1}
+	c := testpki.New(t, name)
+	return &ca{CA: c, certPEM: c.CertPEM()}
 }
 
 // certOpts varies a node certificate away from what `zoogate tls init`
@@ -87,46 +65,14 @@ type certOpts struct {
 // issue returns PEM certificate and key for node id of cluster.
 func (c *ca) issue(t testing.TB, cluster string, id uint64, o certOpts) (certPEM, keyPEM []byte) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
 	if o.uri == "" {
 		o.uri = NodeURI(cluster, id)
 	}
-	u, err := url.Parse(o.uri)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if o.notBefore.IsZero() {
-		o.notBefore = time.Now().Add(-time.Hour)
-	}
-	if o.notAfter.IsZero() {
-		o.notAfter = time.Now().Add(24 * time.Hour)
-	}
-	if o.eku == nil {
-		o.eku = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
-	}
-	c.serial++
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(c.serial),
-		Subject:      pkix.Name{CommonName: fmt.Sprintf("node-%d", id)},
-		NotBefore:    o.notBefore,
-		NotAfter:     o.notAfter,
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  o.eku,
-		URIs:         []*url.URL{u},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, c.cert, &key.PublicKey, c.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})
+	cert := c.Issue(testpki.Leaf{
+		URI: o.uri, Subject: pkix.Name{CommonName: fmt.Sprintf("node-%d", id)},
+		NotBefore: o.notBefore, NotAfter: o.notAfter, EKU: o.eku,
+	})
+	return testpki.PEM(t, cert)
 }
 
 // tlsFor returns a checked TLS for node id (NewTLS).
@@ -149,9 +95,7 @@ func rawTLS(t testing.TB, roots, issuer *ca, cluster string, id uint64, o certOp
 	if err != nil {
 		t.Fatal(err)
 	}
-	pool := x509.NewCertPool()
-	pool.AddCert(roots.cert)
-	tl := &TLS{roots: pool, cert: pair, cluster: testCluster, id: id}
+	tl := &TLS{roots: roots.Pool, cert: pair, cluster: testCluster, id: id}
 	return tl
 }
 

@@ -1,109 +1,37 @@
 package peer
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"fmt"
-	"math/big"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
-	"time"
+
+	"github.com/zoogate/zoogate/internal/testpki"
 )
 
-// A deployment CA for the TLS tests, issuing certificates as the product
-// does: ECDSA P-256, one URI SAN zoogate://<cluster>/node/<id>, usable
-// for both ends of a link. The transport knows none of this; the tests
-// pass it in through TLSConfig, as a deployment would.
+// A deployment CA for the TLS tests (internal/testpki issues certificates
+// as the product does). The transport knows none of this; the tests pass
+// it in through TLSConfig, as a deployment would.
 
 type testPKI struct {
-	t    testing.TB
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
+	*testpki.CA
 	pool *x509.CertPool
 }
 
 func newTestPKI(t testing.TB, name string) *testPKI {
 	t.Helper()
-	key := newTestKey(t)
-	tmpl := &x509.Certificate{
-		SerialNumber:          newSerial(t),
-		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return &testPKI{t: t, cert: cert, key: key, pool: pool}
-}
-
-func newTestKey(t testing.TB) *ecdsa.PrivateKey {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return key
-}
-
-func newSerial(t testing.TB) *big.Int {
-	t.Helper()
-	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
-func nodeURI(cluster string, id uint64) string {
-	return fmt.Sprintf("zoogate://%s/node/%d", cluster, id)
+	ca := testpki.New(t, name)
+	return &testPKI{CA: ca, pool: ca.Pool}
 }
 
 // leaf issues a certificate whose identity is uri.
-func (p *testPKI) leaf(uri string) tls.Certificate {
-	p.t.Helper()
-	u, err := url.Parse(uri)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	key := newTestKey(p.t)
-	tmpl := &x509.Certificate{
-		SerialNumber: newSerial(p.t),
-		Subject:      pkix.Name{CommonName: uri},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		URIs:         []*url.URL{u},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.cert, &key.PublicKey, p.key)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
-}
+func (p *testPKI) leaf(uri string) tls.Certificate { return p.Issue(testpki.Leaf{URI: uri}) }
+
+func nodeURI(cluster string, id uint64) string { return testpki.NodeURI(cluster, id) }
 
 // node issues server id's certificate in cluster "test".
 func (p *testPKI) node(id uint64) tls.Certificate { return p.leaf(nodeURI("test", id)) }
