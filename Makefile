@@ -29,7 +29,7 @@ run-cluster: build
 # the relays each get it: 40 ms each way. Certificates, the session secret
 # and the gossip key go to ./data/tls on the first run. Ctrl-C stops all six.
 run-wan: build
-	@test -f data/tls/gossip.key && test -f data/tls/node-6.crt || $(BIN) tls init --config configs/wan-demo.toml --out data/tls --force
+	@test -f data/tls/gossip.key && test -f data/tls/node-5.crt && test -f data/tls/node-6.crt || $(BIN) tls init --config configs/wan-demo.toml --out data/tls --force
 	@trap 'trap - INT TERM EXIT; kill $$(jobs -p) 2>/dev/null; wait' INT TERM EXIT; \
 	for id in 1 2 3 4 6; do $(BIN) serve --config configs/wan-demo.toml --id $$id --wan-emulate "delay=40ms,jitter=2ms" & done; \
 	$(BIN) serve --config configs/wan-demo.toml --id 5 & \
@@ -82,6 +82,7 @@ bench: build
 # processes.
 bench-gossip: build
 	$(BIN) bench gossip --nodes 5,20,50 --window 2m
+	$(BIN) bench gossip --nodes 5,20,50 --window 2m --tls
 	ZOOGATE_BENCH=1 $(GO) test -count=1 -v -timeout 15m -run 'TestGossipRelayFailover$$|TestGossipLeaderChange$$' ./cmd/zoogate | grep -E 'trial|median|elected|^(ok|FAIL|---)'
 
 bench-quick: build

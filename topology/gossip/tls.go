@@ -20,6 +20,19 @@ type TLSIdentity struct {
 	// ID returns the node id a certificate that chains to Roots names, or
 	// an error (wrong cluster, no identity).
 	ID func(*x509.Certificate) (uint64, error)
+	// WrapConn, when set, is handed every TCP connection the pools dial or
+	// accept (streams and identity probes) before TLS runs over it, and
+	// the connection it returns is used instead (benchmarks count the
+	// bytes on the wire with it).
+	WrapConn func(net.Conn) net.Conn
+}
+
+// wrap applies WrapConn.
+func (t *TLSIdentity) wrap(c net.Conn) net.Conn {
+	if t.WrapConn == nil {
+		return c
+	}
+	return t.WrapConn(c)
 }
 
 // gossipALPN is the application protocol of the pools' TLS streams: a dial
@@ -192,6 +205,7 @@ func (t *TLSIdentity) probeIdentity(ctx context.Context, addr string, timeout ti
 	if err != nil {
 		return 0, err
 	}
+	raw = t.wrap(raw)
 	deadline, _ := ctx.Deadline()
 	conn, id, err := t.clientHandshake(ctx, raw, deadline, modeIdentity, nil)
 	if err != nil {

@@ -107,6 +107,7 @@ func (t *tlsTransport) DialAddressTimeout(a memberlist.Address, timeout time.Dur
 	if err != nil {
 		return nil, err
 	}
+	raw = t.id.wrap(raw)
 	check := func(got uint64) error {
 		if a.Name != "" && got != want {
 			return fmt.Errorf("%w: %s (member %q, node %d) presents the certificate of node %d", errIdentity, a.Addr, a.Name, want, got)
@@ -163,7 +164,7 @@ func (t *tlsTransport) serve(raw net.Conn) {
 	defer t.wg.Done()
 	defer t.untrack(raw)
 	from := raw.RemoteAddr().String()
-	conn := tls.Server(raw, t.server)
+	conn := tls.Server(t.id.wrap(raw), t.server)
 	if err := raw.SetDeadline(time.Now().Add(serverHandshakeTimeout)); err != nil {
 		raw.Close()
 		return

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -38,40 +39,69 @@ type GossipResult struct {
 	// FormedIn is how long until every node saw every other alive.
 	FormedIn time.Duration `json:"formed_in_ns"`
 	Window   time.Duration `json:"window_ns"`
+	TLS      bool          `json:"tls"` // certificate identity on
 }
 
-// countingTransport counts the bytes a memberlist transport sends.
+// countingTransport counts the bytes a memberlist transport sends: its
+// packets, and its streams unless the bytes of those are counted beneath
+// TLS (streams false: TLSIdentity.WrapConn does it).
 type countingTransport struct {
 	memberlist.Transport
 	sent    *atomic.Int64
-	streams chan net.Conn // accepted streams, wrapped (memberlist asks for the channel in a loop)
+	streams bool
+	in      chan net.Conn // accepted streams, wrapped (memberlist asks for the channel in a loop)
 	once    sync.Once
 }
+
+// countingTransport is node-aware whatever it wraps, so that memberlist
+// names the member it dials (the TLS transport checks the name).
+var _ memberlist.NodeAwareTransport = (*countingTransport)(nil)
 
 func (c *countingTransport) WriteTo(b []byte, addr string) (time.Time, error) {
 	c.sent.Add(int64(len(b)))
 	return c.Transport.WriteTo(b, addr)
 }
 
+func (c *countingTransport) WriteToAddress(b []byte, a memberlist.Address) (time.Time, error) {
+	if na, ok := c.Transport.(memberlist.NodeAwareTransport); ok {
+		c.sent.Add(int64(len(b)))
+		return na.WriteToAddress(b, a)
+	}
+	return c.WriteTo(b, a.Addr)
+}
+
 func (c *countingTransport) DialTimeout(addr string, timeout time.Duration) (net.Conn, error) {
-	conn, err := c.Transport.DialTimeout(addr, timeout)
-	if err != nil {
-		return nil, err
+	return c.DialAddressTimeout(memberlist.Address{Addr: addr}, timeout)
+}
+
+func (c *countingTransport) DialAddressTimeout(a memberlist.Address, timeout time.Duration) (net.Conn, error) {
+	var conn net.Conn
+	var err error
+	if na, ok := c.Transport.(memberlist.NodeAwareTransport); ok {
+		conn, err = na.DialAddressTimeout(a, timeout)
+	} else {
+		conn, err = c.Transport.DialTimeout(a.Addr, timeout)
+	}
+	if err != nil || !c.streams {
+		return conn, err
 	}
 	return &countingConn{Conn: conn, sent: c.sent}, nil
 }
 
 func (c *countingTransport) StreamCh() <-chan net.Conn {
+	if !c.streams {
+		return c.Transport.StreamCh()
+	}
 	c.once.Do(func() {
 		in := c.Transport.StreamCh()
-		c.streams = make(chan net.Conn)
+		c.in = make(chan net.Conn)
 		go func() {
 			for conn := range in {
-				c.streams <- &countingConn{Conn: conn, sent: c.sent}
+				c.in <- &countingConn{Conn: conn, sent: c.sent}
 			}
 		}()
 	})
-	return c.streams
+	return c.in
 }
 
 type countingConn struct {
@@ -85,9 +115,34 @@ func (c *countingConn) Write(b []byte) (int, error) {
 	return n, err
 }
 
-// RunGossip measures a pool of n nodes for window; every zxidEvery (0:
-// never) each node's zxid moves.
-func RunGossip(ctx context.Context, n int, window, zxidEvery time.Duration, log hclog.Logger) (*GossipResult, error) {
+// GossipIdentities, when set (cmd/zoogate sets it), returns certificate
+// identities for nodes 1..n of cluster, issued as `zoogate tls init`
+// issues them: what --tls measures with.
+var GossipIdentities func(cluster string, n int) ([]*gossip.TLSIdentity, error)
+
+// GossipOptions is one pool's measurement.
+type GossipOptions struct {
+	Nodes     int
+	Window    time.Duration // how long it is measured, once formed and settled
+	ZxidEvery time.Duration // how often every node's zxid moves; 0: never
+	// TLS gives the pool certificate identity (a deployment with tls_ca):
+	// streams over mutual TLS, every member's id checked by a probe.
+	TLS bool
+}
+
+// RunGossip measures a pool as o says.
+func RunGossip(ctx context.Context, o GossipOptions, log hclog.Logger) (*GossipResult, error) {
+	n, window, zxidEvery := o.Nodes, o.Window, o.ZxidEvery
+	var idents []*gossip.TLSIdentity
+	if o.TLS {
+		if GossipIdentities == nil {
+			return nil, errors.New("--tls: no certificate issuer (run it as zoogate bench gossip)")
+		}
+		var err error
+		if idents, err = GossipIdentities("bench", n); err != nil {
+			return nil, fmt.Errorf("--tls: %w", err)
+		}
+	}
 	key := make([]byte, 32)
 	for i := range key {
 		key[i] = byte(i)
@@ -134,17 +189,33 @@ func RunGossip(ctx context.Context, n int, window, zxidEvery time.Duration, log 
 		if i == 0 {
 			cfg.LANSeeds = nil
 		}
-		cfg.Tune = func(lan bool, c *memberlist.Config) {
-			nt, err := memberlist.NewNetTransport(&memberlist.NetTransportConfig{
-				BindAddrs: []string{c.BindAddr}, BindPort: c.BindPort, Logger: c.Logger,
-			})
-			if err != nil {
-				return // memberlist makes its own; that node is then not counted
+		var tuneErr error
+		if o.TLS {
+			// Count beneath TLS: handshakes and records as they go out.
+			id := *idents[i]
+			id.WrapConn = func(c net.Conn) net.Conn { return &countingConn{Conn: c, sent: &nd.sent} }
+			cfg.TLS = &id
+			cfg.Tune = func(lan bool, c *memberlist.Config) {
+				c.Transport = &countingTransport{Transport: c.Transport, sent: &nd.sent}
 			}
-			c.Transport = &countingTransport{Transport: nt, sent: &nd.sent}
+		} else {
+			cfg.Tune = func(lan bool, c *memberlist.Config) {
+				nt, err := memberlist.NewNetTransport(&memberlist.NetTransportConfig{
+					BindAddrs: []string{c.BindAddr}, BindPort: c.BindPort, Logger: c.Logger,
+				})
+				if err != nil {
+					tuneErr = err
+					return
+				}
+				c.Transport = &countingTransport{Transport: nt, sent: &nd.sent, streams: true}
+			}
 		}
 		a, err := gossip.Start(cfg, gossip.Meta{Role: "voter", Client: "127.0.0.1:2181", State: gossip.StateServing, Leader: 1, Epoch: 1},
 			log.Named(fmt.Sprintf("n%d", i+1)))
+		if err == nil && tuneErr != nil {
+			a.Close()
+			err = tuneErr // its bytes would not be counted
+		}
 		if err != nil {
 			return nil, fmt.Errorf("node %d: %w", i+1, err)
 		}
@@ -171,7 +242,7 @@ func RunGossip(ctx context.Context, n int, window, zxidEvery time.Duration, log 
 		case <-time.After(50 * time.Millisecond): // poll interval of the pool's formation
 		}
 	}
-	res := &GossipResult{Nodes: n, FormedIn: time.Since(start), Window: window}
+	res := &GossipResult{Nodes: n, FormedIn: time.Since(start), Window: window, TLS: o.TLS}
 	// Settle: the join's own traffic (alive messages retransmitted by
 	// every member) is not the steady state measured.
 	select {
@@ -229,7 +300,7 @@ func countAlive(v *gossip.View) int {
 	return c
 }
 
-// runGossipCmd: zoogate bench gossip [--nodes 5,20,50] [--window 2m] [--json]
+// runGossipCmd: zoogate bench gossip [--nodes 5,20,50] [--window 2m] [--zxid-every 1s] [--tls] [--json]
 func runGossipCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bench gossip", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -237,6 +308,7 @@ func runGossipCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	window := fs.Duration("window", 2*time.Minute, "how long each pool is measured once formed (span two of memberlist's push/pull intervals: 60 s at 33 to 64 nodes)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	zxidEvery := fs.Duration("zxid-every", time.Second, "how often each node's zxid moves, as under load (0: never: memberlist's own traffic)")
+	withTLS := fs.Bool("tls", false, "certificate identity, as in a deployment with [cluster] tls_ca: streams over mutual TLS, every member's id checked")
 	if err := fs.Parse(args); err != nil {
 		return ExitUsage
 	}
@@ -256,15 +328,19 @@ func runGossipCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	log := hclog.New(&hclog.LoggerOptions{Name: "gossip", Level: hclog.Error, Output: stderr})
 	var out []*GossipResult
 	for _, n := range ns {
-		r, err := RunGossip(ctx, n, *window, *zxidEvery, log)
+		r, err := RunGossip(ctx, GossipOptions{Nodes: n, Window: *window, ZxidEvery: *zxidEvery, TLS: *withTLS}, log)
 		if err != nil {
 			fmt.Fprintf(stderr, "zoogate bench gossip: %v\n", err)
 			return ExitFailure
 		}
 		out = append(out, r)
 		if !*asJSON {
-			fmt.Fprintf(stdout, "%3d nodes: %7.0f B/s per node (busiest %7.0f), pool formed in %v, measured %v\n",
-				n, r.BytesPerSecPerNode, r.MaxBytesPerSec, r.FormedIn.Round(time.Millisecond), r.Window)
+			tlsNote := ""
+			if r.TLS {
+				tlsNote = ", TLS"
+			}
+			fmt.Fprintf(stdout, "%3d nodes%s: %7.0f B/s per node (busiest %7.0f), pool formed in %v, measured %v\n",
+				n, tlsNote, r.BytesPerSecPerNode, r.MaxBytesPerSec, r.FormedIn.Round(time.Millisecond), r.Window)
 		}
 	}
 	if *asJSON {
