@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -128,6 +129,9 @@ type GossipOptions struct {
 	// TLS gives the pool certificate identity (a deployment with tls_ca):
 	// streams over mutual TLS, every member's id checked by a probe.
 	TLS bool
+	// Settle is how long the formed pool runs before the window; 0 =
+	// gossipSettle.
+	Settle time.Duration
 }
 
 // RunGossip measures a pool as o says.
@@ -248,7 +252,7 @@ func RunGossip(ctx context.Context, o GossipOptions, log hclog.Logger) (*GossipR
 	select {
 	case <-ctx.Done():
 		return nil, ctx.Err()
-	case <-time.After(gossipSettle):
+	case <-time.After(cmp.Or(o.Settle, gossipSettle)):
 	}
 	for _, nd := range nodes {
 		nd.sent.Store(0)
