@@ -52,9 +52,9 @@ test-unit:
 
 # The packages that run goroutines of their own: the peer and WAN
 # transports, the server and its replica driver, watches, the storage's
-# group commit and file system. About 1 min on 2 idle cores, 2-3 min on a
-# busy machine.
-RACE_PKGS ?= ./core/peer ./core/replica ./core/server ./core/watch ./storage/... $(if $(wildcard wan),./wan/...)
+# group commit and file system, the gossip agent. About 1.5 min on 2 idle
+# cores, 2-3 min on a busy machine.
+RACE_PKGS ?= ./core/peer ./core/replica ./core/server ./core/watch ./storage/... ./topology/gossip $(if $(wildcard wan),./wan/...)
 
 test-race:
 	$(GO) test -race -count=1 -timeout 5m $(RACE_PKGS)
